@@ -1,0 +1,5 @@
+"""``python -m edgeseg``."""
+
+from edgeseg.cli.main import entry
+
+entry()

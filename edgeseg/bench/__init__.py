@@ -1,0 +1,1 @@
+"""Latency and accuracy measurement, reports and plots; imports no TensorFlow."""

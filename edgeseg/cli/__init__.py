@@ -1,0 +1,1 @@
+"""The ``edgeseg`` command line: thin handlers that parse, call the library and print."""

@@ -1,0 +1,73 @@
+"""Argument helpers shared by subcommands: dataset references, specs, output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from edgeseg.core.dataset import FolderDataset, resolve_dataset
+from edgeseg.core.presets import PRESETS, get_preset
+from edgeseg.core.spec import Spec
+from edgeseg.errors import SpecError, UsageError
+
+
+def add_spec_args(p: argparse.ArgumentParser) -> None:
+    """``--preset`` / ``--spec``: the classes, palette and normalisation to use."""
+    g = p.add_argument_group("classes")
+    g.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                   help="built-in dataset preset (default: camvid)")
+    g.add_argument("--spec", type=Path, default=None, metavar="JSON",
+                   help="a spec JSON file (classes, void index, palette, mean/std) instead of a preset")
+
+
+def spec_from_args(args: argparse.Namespace) -> Spec:
+    """The spec chosen by :func:`add_spec_args` flags."""
+    if getattr(args, "spec", None) is not None:
+        if args.preset is not None:
+            raise UsageError("give --preset or --spec, not both")
+        try:
+            return Spec.from_json(Path(args.spec).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SpecError(f"{args.spec}: cannot read spec ({exc.strerror})") from None
+    return get_preset(args.preset or "camvid")
+
+
+def add_dataset_args(p: argparse.ArgumentParser, *, positional: bool = True, flag: str = "data",
+                     required: bool = True) -> None:
+    """A dataset reference: a folder (``images/``+``masks/`` or SegNet layout + ``--split``)
+    or ``--images DIR --masks DIR``."""
+    if positional:
+        p.add_argument("dataset", nargs="?" if not required else None, default=None,
+                       help="dataset folder: images/ + masks/, or SegNet layout (<split>/, <split>annot/)")
+    else:
+        p.add_argument(f"--{flag}", dest="dataset", default=None, metavar="DATASET",
+                       help="dataset folder: images/ + masks/, or SegNet layout (<split>/, <split>annot/)")
+    p.add_argument("--split", default=None, help="split of a SegNet-layout dataset (e.g. train, val)")
+    p.add_argument("--images", type=Path, default=None, metavar="DIR", help="image folder (with --masks)")
+    p.add_argument("--masks", type=Path, default=None, metavar="DIR", help="label-map folder (with --images)")
+
+
+def dataset_from_args(args: argparse.Namespace, spec: Spec, masks_required: bool = True) -> FolderDataset:
+    """Open the dataset named by :func:`add_dataset_args` flags."""
+    if args.images is None and args.masks is not None:
+        raise UsageError("--masks needs --images")
+    return resolve_dataset(args.dataset, spec, split=args.split, images=args.images, masks=args.masks,
+                           masks_required=masks_required)
+
+
+def print_json(obj: Any) -> None:
+    """JSON to stdout (NaN becomes null)."""
+    sys.stdout.write(json.dumps(_clean(obj), indent=2, sort_keys=False) + "\n")
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj

@@ -1,0 +1,1 @@
+"""Numpy + stdlib only: specs, manifests, preprocessing and metrics shared by every layer."""

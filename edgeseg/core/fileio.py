@@ -1,0 +1,101 @@
+"""Atomic file writes and file-type sniffing (HDF5, TFLite, ONNX) before any loader runs."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from edgeseg.errors import EdgesegError, ModelError
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it into place only if the block succeeds.
+
+    An interrupted or failed write never leaves a partial file under the final name.
+    """
+    target = Path(target)
+    parent = target.parent if str(target.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise EdgesegError(f"output directory {parent} is a file")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
+    except OSError as exc:
+        raise EdgesegError(f"cannot write to {parent}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 ``text`` to ``target`` atomically."""
+    write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sniff_model_format(path: str | os.PathLike[str]) -> str:
+    """Return ``h5``, ``tflite`` or ``onnx`` from a file's leading bytes.
+
+    Raises:
+        ModelError: missing, empty, or not one of the three formats.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{p}: no such file")
+    if p.is_dir():
+        raise ModelError(f"{p}: is a directory, expected a model file")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise ModelError(f"{p}: cannot read ({exc.strerror})") from None
+    if not head:
+        raise ModelError(f"{p}: file is empty")
+    if head.startswith(HDF5_SIGNATURE):
+        return "h5"
+    if len(head) >= 8 and head[4:8] == b"TFL3":
+        return "tflite"
+    if _looks_like_onnx(head):
+        return "onnx"
+    raise ModelError(f"{p}: not a Keras .h5, TFLite or ONNX file (unrecognised header)")
+
+
+def _looks_like_onnx(head: bytes) -> bool:
+    # An ONNX ModelProto starts with field 1 (ir_version, varint: 0x08) in practice,
+    # followed by small varint; exporters also put producer_name (0x12) or opset (0x42) early.
+    return len(head) >= 2 and head[0] == 0x08 and 0 < head[1] < 0x20
+
+
+def require_format(path: str | os.PathLike[str], expected: str | tuple[str, ...]) -> str:
+    """Sniff and require one of ``expected`` formats; one-line error otherwise."""
+    fmt = sniff_model_format(path)
+    allowed = (expected,) if isinstance(expected, str) else expected
+    if fmt not in allowed:
+        raise ModelError(f"{path}: is a {fmt} file, expected {' or '.join(allowed)}")
+    return fmt

@@ -1,0 +1,108 @@
+"""The sidecar manifest (``<artifact>.json`` / ``manifest.json``): everything a runtime needs to know."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from edgeseg import __version__
+from edgeseg.core.fileio import write_text_atomic
+from edgeseg.core.spec import Spec
+from edgeseg.errors import SpecError
+
+MANIFEST_VERSION = 1
+
+
+def sidecar_path(artifact: str | os.PathLike[str]) -> Path:
+    """Path of an artifact's sidecar manifest: the artifact's name plus ``.json``."""
+    p = Path(artifact)
+    return p.with_name(p.name + ".json")
+
+
+class Manifest:
+    """A JSON document with a required ``spec`` section and free-form sections around it.
+
+    Known sections: ``spec`` (:class:`Spec`), ``preprocessing``, ``model`` (architecture,
+    output stride, options), ``artifact`` (format, precision, io, head, sha256), ``quantization``,
+    ``parity``, ``source`` (model path + sha256), ``dataset``, ``training``.
+    """
+
+    def __init__(self, spec: Spec, **sections: Any) -> None:
+        self.spec = spec
+        self.sections: dict[str, Any] = dict(sections)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.sections[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Section ``key`` or ``default``."""
+        return self.sections.get(key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.sections[key] = value
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict, with the format and edgeseg versions stamped in."""
+        d = {"manifest_version": MANIFEST_VERSION, "edgeseg_version": __version__}
+        d.update(self.sections)
+        d["spec"] = self.spec.to_dict()
+        d.setdefault("preprocessing", preprocessing_of(self.spec))
+        return d
+
+    def to_json(self) -> str:
+        """Pretty, key-sorted JSON."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically; returns the path."""
+        write_text_atomic(path, self.to_json())
+        return Path(path)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Manifest":
+        """Build from a parsed document; raises :class:`SpecError` if it has no valid spec."""
+        if not isinstance(d, dict) or "spec" not in d:
+            raise SpecError("manifest has no 'spec' section")
+        spec = Spec.from_dict(d["spec"])
+        rest = {k: v for k, v in d.items() if k not in ("spec", "manifest_version", "edgeseg_version")}
+        m = cls(spec, **rest)
+        m.sections["written_by"] = d.get("edgeseg_version")
+        return m
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "Manifest":
+        """Read a manifest file; one-line errors for missing or malformed files."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SpecError(f"{p}: manifest not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"{p}: cannot read manifest ({exc})") from None
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"{p}: manifest is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except SpecError as exc:
+            raise SpecError(f"{p}: {exc}") from None
+
+    @classmethod
+    def for_artifact(cls, artifact: str | os.PathLike[str]) -> "Manifest | None":
+        """The sidecar manifest of an artifact, or ``None`` if there is none."""
+        p = sidecar_path(artifact)
+        return cls.load(p) if p.exists() else None
+
+
+def preprocessing_of(spec: Spec) -> dict[str, Any]:
+    """The preprocessing recipe implied by a spec (what :mod:`edgeseg.core.preprocess` does)."""
+    return {
+        "input_size": list(spec.input_size),
+        "resize": "bilinear, half-pixel centres, no antialias",
+        "scale": "1/255",
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "channel_order": spec.channel_order,
+        "layout": "NHWC",
+    }

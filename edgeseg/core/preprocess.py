@@ -1,0 +1,77 @@
+"""Numpy preprocessing shared by training, calibration and every runtime: resize, normalise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeseg.core.spec import Spec
+
+
+def _axis_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Half-pixel centres, as tf.image.resize(method="bilinear", antialias=False).
+    scale = n_in / n_out
+    x = (np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5
+    x = np.clip(x, 0.0, None)
+    lo = np.minimum(np.floor(x).astype(np.int64), n_in - 1)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = (x - lo).astype(np.float32)
+    return lo, hi, frac
+
+
+def resize_bilinear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize ``HxWxC`` to ``size`` (h, w) with bilinear, half-pixel centres, no antialias; float32."""
+    h, w = size
+    img = np.asarray(image, dtype=np.float32)
+    if img.shape[:2] == (h, w):
+        return img
+    y0, y1, fy = _axis_weights(img.shape[0], h)
+    x0, x1, fx = _axis_weights(img.shape[1], w)
+    top = img[y0]
+    bot = img[y1]
+    rows = top + (bot - top) * fy[:, None, None]
+    left = rows[:, x0]
+    right = rows[:, x1]
+    return left + (right - left) * fx[None, :, None]
+
+
+def resize_nearest(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a ``HxW`` label map to ``size`` with nearest neighbour (half-pixel centres)."""
+    h, w = size
+    lab = np.asarray(labels)
+    if lab.shape[:2] == (h, w):
+        return lab
+    ys = np.minimum(((np.arange(h) + 0.5) * lab.shape[0] / h).astype(np.int64), lab.shape[0] - 1)
+    xs = np.minimum(((np.arange(w) + 0.5) * lab.shape[1] / w).astype(np.int64), lab.shape[1] - 1)
+    return lab[ys[:, None], xs[None, :]]
+
+
+def normalise(image: np.ndarray, spec: Spec) -> np.ndarray:
+    """uint8/float RGB pixels in [0, 255] -> float32 ``(x/255 - mean) / std`` in the spec's channel order."""
+    x = np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)
+    x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+    if spec.channel_order == "BGR":
+        x = x[..., ::-1]
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def preprocess(image: np.ndarray, spec: Spec, size: tuple[int, int] | None = None) -> np.ndarray:
+    """RGB ``HxWx3`` uint8 image -> float32 ``HxWx3`` model input (resize then normalise)."""
+    return normalise(resize_bilinear(image, size or spec.input_size), spec)
+
+
+def to_uint8_input(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """RGB image -> resized uint8 pixels, for models whose graph takes raw uint8 pixels."""
+    x = resize_bilinear(image, size)
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
+    """Affine quantisation ``round(x / scale) + zero_point``, clipped to ``dtype``'s range."""
+    info = np.iinfo(dtype)
+    q = np.rint(np.asarray(x, np.float32) / np.float32(scale)) + zero_point
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Inverse of :func:`quantize`, as float32."""
+    return (np.asarray(q, np.float32) - np.float32(zero_point)) * np.float32(scale)

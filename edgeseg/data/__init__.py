@@ -1,0 +1,1 @@
+"""Datasets for training: tf.data pipeline, joint augmentation, calibration sets (TensorFlow side)."""

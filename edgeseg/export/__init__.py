@@ -1,0 +1,1 @@
+"""Export: one Exporter interface, one small module per format, verification against Keras."""

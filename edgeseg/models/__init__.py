@@ -1,0 +1,1 @@
+"""Model zoo: a name -> builder registry and one module per architecture."""

@@ -1,0 +1,1 @@
+"""Inference engines behind one interface; imports no TensorFlow."""

@@ -1,0 +1,117 @@
+"""The one runtime interface: load an artifact, describe its I/O, run preprocessed batches."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output tensor as the engine sees it.
+
+    Attributes:
+        name: Tensor name in the graph.
+        shape: Static shape, NHWC for images (``-1``/``None`` entries only for a free batch axis).
+        dtype: numpy dtype name (``float32``, ``float16``, ``uint8``, ``int8``, ...).
+        scale: Quantisation scale, ``None`` for float tensors.
+        zero_point: Quantisation zero point, ``None`` for float tensors.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float | None = None
+    zero_point: int | None = None
+
+    @property
+    def quantized(self) -> bool:
+        """Whether values are affine-quantised integers."""
+        return self.scale is not None and self.scale != 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        return d
+
+
+class Backend(abc.ABC):
+    """An inference engine holding one loaded model.
+
+    ``run`` takes float32 NHWC input already preprocessed by :mod:`edgeseg.core.preprocess`
+    (the manifest's recipe) and returns float32 logits ``(N, H, W, C)`` -- or, for an
+    argmax-head model, integer class maps ``(N, H, W)``. Quantisation of inputs and
+    dequantisation of outputs happen inside the backend. ``run_raw`` feeds the engine's own
+    dtype unchanged (what latency measurement times).
+    """
+
+    #: Registry name, e.g. ``litert``, ``litert-compiled``, ``onnxruntime``, ``keras``.
+    name: str = ""
+
+    def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
+        self.path = Path(path)
+        self.threads = threads
+        self.options = options
+
+    @property
+    @abc.abstractmethod
+    def input(self) -> TensorInfo:
+        """The image input."""
+
+    @property
+    @abc.abstractmethod
+    def output(self) -> TensorInfo:
+        """The logits / class-map output."""
+
+    @abc.abstractmethod
+    def run_raw(self, x: np.ndarray) -> np.ndarray:
+        """Invoke once on an array of the input's dtype and shape; return the raw output."""
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Preprocessed float32 NHWC batch -> float32 logits (or integer class map)."""
+        x = np.asarray(batch, dtype=np.float32)
+        if x.ndim == 3:
+            x = x[None]
+        outs = [self._decode(self.run_raw(self._encode(x[i:i + 1]))) for i in range(x.shape[0])]
+        return np.concatenate(outs, axis=0)
+
+    def _encode(self, x: np.ndarray) -> np.ndarray:
+        from edgeseg.core.preprocess import quantize
+
+        info = self.input
+        if info.quantized:
+            return quantize(x, info.scale, info.zero_point, np.dtype(info.dtype))  # type: ignore[arg-type]
+        return x.astype(info.dtype, copy=False)
+
+    def _decode(self, y: np.ndarray) -> np.ndarray:
+        from edgeseg.core.preprocess import dequantize
+
+        info = self.output
+        if info.quantized and len(info.shape) == 4:
+            return dequantize(y, info.scale, info.zero_point)  # type: ignore[arg-type]
+        if np.issubdtype(y.dtype, np.floating):
+            return y.astype(np.float32, copy=False)
+        return y
+
+    def predict_labels(self, batch: np.ndarray) -> np.ndarray:
+        """Class map ``(N, H, W)`` for a preprocessed batch (argmax of logits if needed)."""
+        y = self.run(batch)
+        return y if y.ndim == 3 else np.argmax(y, axis=-1).astype(np.uint8)
+
+    def delegated_ops(self) -> dict[str, Any] | None:
+        """Share of ops taken by the accelerator/delegate (``{"delegated", "total", "fallback"}``), if known."""
+        return None
+
+    def close(self) -> None:
+        """Release the engine."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

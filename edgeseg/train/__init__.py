@@ -1,0 +1,1 @@
+"""Training: losses, callbacks, the fit loop and quantisation-aware training."""
