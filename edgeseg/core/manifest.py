@@ -106,3 +106,13 @@ def preprocessing_of(spec: Spec) -> dict[str, Any]:
         "channel_order": spec.channel_order,
         "layout": "NHWC",
     }
+
+
+def find_model_manifest(model: str | os.PathLike[str]) -> "Manifest | None":
+    """The manifest that describes a model file: its sidecar ``<model>.json``, else a
+    ``manifest.json`` in the same folder (what ``edgeseg train`` writes), else ``None``."""
+    p = Path(model)
+    for candidate in (sidecar_path(p), p.parent / "manifest.json"):
+        if candidate.is_file():
+            return Manifest.load(candidate)
+    return None
