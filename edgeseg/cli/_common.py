@@ -21,6 +21,8 @@ def add_spec_args(p: argparse.ArgumentParser) -> None:
                    help="built-in dataset preset (default: camvid)")
     g.add_argument("--spec", type=Path, default=None, metavar="JSON",
                    help="a spec JSON file (classes, void index, palette, mean/std) instead of a preset")
+    g.add_argument("--label-remap", default=None, metavar="A:B,...",
+                   help="map raw mask values before use, e.g. 1:0,2:1,3:2 for Oxford-IIIT Pet trimaps")
 
 
 def spec_from_args(args: argparse.Namespace) -> Spec:
@@ -29,10 +31,27 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
         if args.preset is not None:
             raise UsageError("give --preset or --spec, not both")
         try:
-            return Spec.from_json(Path(args.spec).read_text(encoding="utf-8"))
+            spec = Spec.from_json(Path(args.spec).read_text(encoding="utf-8"))
         except OSError as exc:
             raise SpecError(f"{args.spec}: cannot read spec ({exc.strerror})") from None
-    return get_preset(args.preset or "camvid")
+    else:
+        spec = get_preset(getattr(args, "preset", None) or "camvid")
+    remap = getattr(args, "label_remap", None)
+    return spec.with_(label_remap=parse_remap(remap)) if remap else spec
+
+
+def parse_remap(text: str) -> dict[int, int]:
+    """``"1:0,2:1"`` -> ``{1: 0, 2: 1}`` (raw mask value -> class index, both 0..255)."""
+    out: dict[int, int] = {}
+    for part in text.split(","):
+        try:
+            a, b = (int(v) for v in part.split(":"))
+        except ValueError:
+            raise UsageError(f"--label-remap wants pairs like 1:0,2:1, got {part!r}") from None
+        if not (0 <= a <= 255 and 0 <= b <= 255):
+            raise UsageError(f"--label-remap values must be 0..255, got {part!r}")
+        out[a] = b
+    return out
 
 
 def add_dataset_args(p: argparse.ArgumentParser, *, positional: bool = True, flag: str = "data",

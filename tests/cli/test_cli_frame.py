@@ -81,3 +81,19 @@ def test_inspect_reports_problems(tmp_path, samples_dir, capsys):
 @pytest.mark.parametrize("argv", [["data"], []])
 def test_no_action_prints_help_and_fails(argv, capsys):
     assert main(argv) == 2
+
+
+def test_label_remap_flag(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "images" / "a.png")
+    Image.fromarray(np.full((4, 4), 12, np.uint8)).save(tmp_path / "masks" / "a.png")
+    assert main(["data", "inspect", str(tmp_path), "--json"]) == 1  # 12 is neither class nor void
+    capsys.readouterr()
+    assert main(["data", "inspect", str(tmp_path), "--json", "--label-remap", "12:3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["classes"][3]["pixels"] == 16
+    assert main(["data", "inspect", str(tmp_path), "--label-remap", "x"]) == 2
