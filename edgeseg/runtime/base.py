@@ -52,11 +52,62 @@ class Backend(abc.ABC):
 
     #: Registry name, e.g. ``litert``, ``litert-compiled``, ``onnxruntime``, ``keras``.
     name: str = ""
+    #: File formats (as :func:`edgeseg.core.fileio.sniff_model_format` names them) it loads.
+    formats: tuple[str, ...] = ()
+    #: Keyword options the backend accepts (name -> one-line help); anything else is a UsageError.
+    OPTIONS: dict[str, str] = {}
 
     def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
         self.path = Path(path)
         self.threads = threads
         self.options = options
+        #: The sidecar manifest, set by :func:`edgeseg.runtime.load` when one exists.
+        self.manifest: Any = None
+        self._staged: np.ndarray | None = None
+        self._result: np.ndarray | None = None
+
+    @classmethod
+    def engine_version(cls) -> str | None:
+        """Version of the underlying engine package, or ``None`` if it is not installed."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description: runtime, engine version, threads, options, I/O."""
+        return {
+            "runtime": self.name,
+            "engine_version": self.engine_version(),
+            "threads": self.threads,
+            "options": {k: v for k, v in self.options.items() if v is not None},
+            "input": self.input.to_dict(),
+            "output": self.output.to_dict(),
+        }
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """Model input ``(height, width)``."""
+        shape = self.input.shape
+        return int(shape[1]), int(shape[2])
+
+    # -- the three steps latency measurement times separately (run_raw = all three) ----------
+    def set_input(self, x: np.ndarray) -> None:
+        """Stage one raw input (engine dtype) for :meth:`invoke`."""
+        self._staged = x
+
+    def invoke(self) -> None:
+        """Run the model on the staged input (what benchmark_model times)."""
+        if self._staged is None:
+            raise RuntimeError("set_input() before invoke()")
+        self._result = self.run_raw(self._staged)
+
+    def get_output(self) -> np.ndarray:
+        """Raw output of the last :meth:`invoke` (a copy the caller may keep)."""
+        if self._result is None:
+            raise RuntimeError("invoke() before get_output()")
+        return self._result
+
+    def profile(self, x: np.ndarray, runs: int = 10) -> list[dict[str, Any]] | None:
+        """Per-op timings ``[{"op", "type", "ms"}]`` (mean over ``runs``), or ``None`` if unsupported."""
+        return None
 
     @property
     @abc.abstractmethod
@@ -68,9 +119,11 @@ class Backend(abc.ABC):
     def output(self) -> TensorInfo:
         """The logits / class-map output."""
 
-    @abc.abstractmethod
     def run_raw(self, x: np.ndarray) -> np.ndarray:
         """Invoke once on an array of the input's dtype and shape; return the raw output."""
+        self.set_input(x)
+        self.invoke()
+        return self.get_output()
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Preprocessed float32 NHWC batch -> float32 logits (or integer class map)."""

@@ -1,0 +1,133 @@
+"""LiteRT ``Interpreter`` backend (ai_edge_litert.interpreter), XNNPACK on or off, N threads."""
+
+from __future__ import annotations
+
+import logging
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.errors import RuntimeBackendError
+from edgeseg.runtime.base import Backend, TensorInfo
+from edgeseg.runtime.tflite_check import verify_tflite
+
+log = logging.getLogger(__name__)
+
+
+def litert_version() -> str | None:
+    """Installed ai-edge-litert version, or ``None``."""
+    try:
+        return metadata.version("ai-edge-litert")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def tensor_info(d: dict[str, Any]) -> TensorInfo:
+    """TensorInfo from an interpreter/signature tensor-details dict."""
+    scale, zp = d.get("quantization", (0.0, 0))
+    sig = d.get("shape_signature")
+    shape = tuple(int(v) for v in (sig if sig is not None and len(sig) else d["shape"]))
+    dtype = np.dtype(d["dtype"]).name
+    return TensorInfo(d["name"], shape, dtype, float(scale) if scale else None, int(zp) if scale else None)
+
+
+class LiteRTInterpreterBackend(Backend):
+    """The classic TFLite interpreter. ``xnnpack=False`` uses the builtin kernels only
+    (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``); by default XNNPACK is applied as TFLite's default
+    delegate, and :meth:`delegated_ops` reports which nodes it took."""
+
+    name = "litert"
+    formats = ("tflite",)
+    OPTIONS = {"xnnpack": "apply the XNNPACK default delegate (default: on)"}
+
+    def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
+        super().__init__(path, threads, **options)
+        self.summary = verify_tflite(self.path)  # never hand a corrupt flatbuffer to native code
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        self.xnnpack = bool(options.get("xnnpack", True))
+        resolver = OpResolverType.AUTO if self.xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        try:
+            self._it = Interpreter(model_path=str(self.path), num_threads=threads,
+                                   experimental_op_resolver_type=resolver)
+            self._it.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise RuntimeBackendError(f"{self.path}: LiteRT cannot load the model ({_first_line(exc)})") from None
+        ins, outs = self._it.get_input_details(), self._it.get_output_details()
+        if len(ins) != 1 or not outs:
+            raise RuntimeBackendError(f"{self.path}: expected one image input, found {len(ins)} inputs")
+        self._in = ins[0]
+        self._out = outs[0]
+        self._input_info = tensor_info(self._in)
+        self._output_info = tensor_info(self._out)
+
+    @classmethod
+    def engine_version(cls) -> str | None:
+        return litert_version()
+
+    @property
+    def input(self) -> TensorInfo:
+        return self._input_info
+
+    @property
+    def output(self) -> TensorInfo:
+        return self._output_info
+
+    def set_input(self, x: np.ndarray) -> None:
+        self._it.set_tensor(self._in["index"], x)
+
+    def invoke(self) -> None:
+        try:
+            self._it.invoke()
+        except RuntimeError as exc:
+            raise RuntimeBackendError(f"{self.path}: LiteRT invoke failed ({_first_line(exc)})") from None
+
+    def get_output(self) -> np.ndarray:
+        return self._it.get_tensor(self._out["index"])
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["options"]["xnnpack"] = self.xnnpack
+        return d
+
+    def delegated_ops(self) -> dict[str, Any] | None:
+        """Nodes replaced by delegate kernels, counted from the interpreter's node list.
+
+        Applying a delegate appends one ``DELEGATE`` node per partition and keeps the original
+        nodes in the list (out of the execution plan). A partition's members are recovered by
+        walking back from the delegate node's outputs through producing nodes until reaching
+        the delegate node's inputs; tensors produced outside the partition are always its
+        inputs, so the walk never leaves it.
+        """
+        nodes = self._it._get_ops_details()  # pylint: disable=protected-access
+        delegates = [n for n in nodes if n["op_name"] == "DELEGATE"]
+        original = [n for n in nodes if n["op_name"] != "DELEGATE"]
+        producer = {int(t): n["index"] for n in original for t in n["outputs"] if t >= 0}
+        by_index = {n["index"]: n for n in original}
+        taken: set[int] = set()
+        for d in delegates:
+            boundary = {int(t) for t in d["inputs"]}
+            stack = [int(t) for t in d["outputs"]]
+            while stack:
+                t = stack.pop()
+                if t in boundary or t not in producer or producer[t] in taken:
+                    continue
+                node = by_index[producer[t]]
+                taken.add(node["index"])
+                stack.extend(int(i) for i in node["inputs"] if i >= 0)
+        fallback: dict[str, int] = {}
+        for n in original:
+            if n["index"] not in taken:
+                fallback[n["op_name"]] = fallback.get(n["op_name"], 0) + 1
+        return {"delegate": "XNNPACK" if self.xnnpack else None, "delegated": len(taken), "total": len(original),
+                "partitions": len(delegates), "fallback": fallback}
+
+    def close(self) -> None:
+        self._it = None  # type: ignore[assignment]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__

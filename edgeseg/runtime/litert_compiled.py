@@ -1,0 +1,129 @@
+"""LiteRT ``CompiledModel`` backend (ai_edge_litert.compiled_model): CPU, GPU or NPU accelerator."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.errors import RuntimeBackendError, UsageError
+from edgeseg.runtime.base import Backend, TensorInfo
+from edgeseg.runtime.litert_backend import _first_line, litert_version
+from edgeseg.runtime.tflite_check import verify_tflite
+
+log = logging.getLogger(__name__)
+
+ACCELERATORS = ("cpu", "gpu", "npu")
+
+
+class LiteRTCompiledBackend(Backend):
+    """The LiteRT 2 API. ``accelerator`` is ``cpu`` (XNNPACK), ``gpu`` or ``npu``; GPU and NPU
+    keep the CPU as fallback for unsupported ops unless ``fallback=False``. A machine without
+    the accelerator gives a one-line :class:`RuntimeBackendError`.
+
+    Quantisation parameters come from the flatbuffer (the CompiledModel API does not report
+    them), read through the Interpreter's tensor details at load time.
+    """
+
+    name = "litert-compiled"
+    formats = ("tflite",)
+    OPTIONS = {"accelerator": "cpu, gpu or npu (default cpu)",
+               "fallback": "let the CPU run ops the GPU/NPU cannot (default on)"}
+
+    def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
+        super().__init__(path, threads, **options)
+        self.summary = verify_tflite(self.path)
+        from ai_edge_litert.compiled_model import CompiledModel
+        from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+        from ai_edge_litert.options import CpuOptions, Options
+
+        self.accelerator = str(options.get("accelerator", "cpu")).lower()
+        if self.accelerator not in ACCELERATORS:
+            raise UsageError(f"accelerator must be one of {', '.join(ACCELERATORS)}, got {self.accelerator!r}")
+        accel = {"cpu": HardwareAccelerator.CPU, "gpu": HardwareAccelerator.GPU,
+                 "npu": HardwareAccelerator.NPU}[self.accelerator]
+        if self.accelerator != "cpu" and options.get("fallback", True):
+            accel |= HardwareAccelerator.CPU
+        opts = Options(hardware_accelerators=accel, cpu_options=CpuOptions(num_threads=threads or 0))
+        try:
+            self._cm = CompiledModel.from_file(str(self.path), options=opts)
+        except (RuntimeError, ValueError) as exc:
+            where = "" if self.accelerator == "cpu" else f" on {self.accelerator.upper()} (no usable {self.accelerator.upper()} here?)"
+            raise RuntimeBackendError(f"{self.path}: LiteRT CompiledModel cannot compile the model{where}: "
+                                      f"{_first_line(exc)}") from None
+        sigs = self._cm.get_signature_list()
+        self._sig = next(iter(sigs)) if sigs else "serving_default"
+        ins = self._cm.get_input_tensor_details(self._sig)
+        outs = self._cm.get_output_tensor_details(self._sig)
+        if len(ins) != 1 or not outs:
+            raise RuntimeBackendError(f"{self.path}: expected one image input, found {len(ins)} inputs")
+        quant = _quant_params(self.path)
+        (in_key, in_d), (out_key, out_d) = next(iter(ins.items())), next(iter(outs.items()))
+        self._input_info = _info(in_d, quant)
+        self._output_info = _info(out_d, quant)
+        self._in_buf = self._cm.create_input_buffers(0)
+        self._out_buf = self._cm.create_output_buffers(0)
+        self._out_dtype = np.dtype(out_d["dtype"])
+        self._out_shape = tuple(int(v) for v in out_d["shape"])
+        self._out_n = int(np.prod(self._out_shape))
+
+    @classmethod
+    def engine_version(cls) -> str | None:
+        return litert_version()
+
+    @property
+    def input(self) -> TensorInfo:
+        return self._input_info
+
+    @property
+    def output(self) -> TensorInfo:
+        return self._output_info
+
+    def set_input(self, x: np.ndarray) -> None:
+        self._in_buf[0].write(np.ascontiguousarray(x))
+
+    def invoke(self) -> None:
+        try:
+            self._cm.run_by_index(0, self._in_buf, self._out_buf)
+        except RuntimeError as exc:
+            raise RuntimeBackendError(f"{self.path}: LiteRT CompiledModel run failed ({_first_line(exc)}); "
+                                      "a dynamic-shape output (e.g. TRANSPOSE_CONV exported with a free batch "
+                                      "axis) cannot be bound: export with a fixed batch of 1") from None
+
+    def get_output(self) -> np.ndarray:
+        return self._out_buf[0].read(self._out_n, self._out_dtype).reshape(self._out_shape)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["options"]["accelerator"] = self.accelerator
+        return d
+
+    def delegated_ops(self) -> dict[str, Any] | None:
+        """The CompiledModel API only says whether every op runs on the accelerator."""
+        full = bool(self._cm.is_fully_accelerated())
+        total = self.summary.operators
+        return {"delegate": self.accelerator.upper(), "delegated": total if full else None, "total": total,
+                "fully_accelerated": full}
+
+    def close(self) -> None:
+        self._in_buf = self._out_buf = []
+        self._cm = None  # type: ignore[assignment]
+
+
+def _quant_params(path: Path) -> dict[str, tuple[float, int]]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_path=str(path),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    out = {}
+    for d in it.get_input_details() + it.get_output_details():
+        out[d["name"]] = d["quantization"]
+    return out
+
+
+def _info(d: dict[str, Any], quant: dict[str, tuple[float, int]]) -> TensorInfo:
+    scale, zp = quant.get(d["name"], (0.0, 0))
+    return TensorInfo(d["name"], tuple(int(v) for v in d["shape"]), np.dtype(d["dtype"]).name,
+                      float(scale) if scale else None, int(zp) if scale else None)
