@@ -1,0 +1,192 @@
+"""``convert_model``: the Python API behind ``edgeseg convert`` (plan, export each target, verify, manifest)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeseg.core.fileio import sha256_file
+from edgeseg.core.manifest import Manifest, find_model_manifest, sidecar_path
+from edgeseg.core.presets import CAMVID
+from edgeseg.core.spec import Spec, parse_size
+from edgeseg.data.calibration import NO_CALIBRATION_HELP, CalibrationSet, calibration_set, verification_set
+from edgeseg.errors import ExportError, SpecError, UsageError
+from edgeseg.export.base import CALIB_METHODS, HEADS, IO_TYPES, ExportContext, Exporter
+from edgeseg.export.head import num_classes_of, prepare_model, static_input_size
+from edgeseg.export.registry import get_exporter
+from edgeseg.export.safety import load_keras_model
+from edgeseg.export.verify import skipped, verify_artifacts
+
+log = logging.getLogger(__name__)
+
+VERIFY_IMAGES = 50
+
+
+@dataclass
+class ConversionPlan:
+    """A loaded, checked model and everything decided before the first artifact is written."""
+
+    model_path: Path
+    model: Any
+    prepared: Any
+    exporters: list[Exporter]
+    ctx: ExportContext
+    manifest: Manifest | None
+    calibration: CalibrationSet | None
+    verification: CalibrationSet | None
+
+
+def _spec_for(model: Any, manifest: Manifest | None, spec: Spec | None) -> Spec:
+    classes = num_classes_of(model)
+    chosen = spec or (manifest.spec if manifest is not None else None)
+    if chosen is None:
+        if classes != CAMVID.num_classes:
+            raise SpecError(f"no manifest beside the model and it outputs {classes} classes; give --spec or "
+                            "--preset (the CamVid preset has 11)")
+        log.warning("no manifest beside the model: assuming the CamVid preset (classes, mean/std)")
+        chosen = CAMVID
+    if chosen.num_classes != classes:
+        raise SpecError(f"the spec has {chosen.num_classes} classes but the model outputs {classes}")
+    return chosen
+
+
+def _input_size(model: Any, manifest: Manifest | None, spec: Spec, input_size: Any) -> tuple[int, int]:
+    if input_size is not None:
+        return parse_size(input_size) if isinstance(input_size, str) else tuple(input_size)  # type: ignore[return-value]
+    own = static_input_size(model)
+    if own is not None:
+        return own
+    if manifest is not None:
+        return tuple(spec.input_size)  # type: ignore[return-value]
+    raise UsageError("the model has a dynamic input shape and no manifest; give --input-size HxW")
+
+
+def plan_conversion(model_path: str | os.PathLike[str], targets: list[str], *, calib: Any = None,
+                    calib_count: int = 200, calib_method: str = "minmax", input_size: Any = None,
+                    io: str = "float", head: str = "logits", verify_data: Any = None, spec: Spec | None = None,
+                    trust_model: bool = False, verify_count: int = VERIFY_IMAGES) -> ConversionPlan:
+    """Validate options, load the model safely, resolve spec/size/calibration; nothing is written yet."""
+    if not targets:
+        raise UsageError("no export target given (e.g. --fp32, --int8, --onnx or --all)")
+    if io not in IO_TYPES:
+        raise UsageError(f"--io must be one of {', '.join(IO_TYPES)}, got {io!r}")
+    if head not in HEADS:
+        raise UsageError(f"--head must be one of {', '.join(HEADS)}, got {head!r}")
+    if calib_method not in CALIB_METHODS:
+        raise UsageError(f"--calib-method must be one of {', '.join(CALIB_METHODS)}, got {calib_method!r}")
+    if calib_count < 1:
+        raise UsageError(f"--calib-count must be >= 1, got {calib_count}")
+    exporters = [get_exporter(t) for t in dict.fromkeys(targets)]
+    path = Path(model_path)
+    model = load_keras_model(path, trust_model=trust_model)  # sniffs + refuses code before Keras loads
+    manifest = find_model_manifest(path)
+    the_spec = _spec_for(model, manifest, spec)
+    size = _input_size(model, manifest, the_spec, input_size)
+    calibration = None
+    if any(e.needs_calibration for e in exporters):
+        calibration = calibration_set(calib, manifest, the_spec, size, calib_count)
+        if calibration is None:
+            names = ", ".join(e.name for e in exporters if e.needs_calibration)
+            raise ExportError(f"{names} needs calibration images and none were found: {NO_CALIBRATION_HELP}")
+    elif calib is not None:
+        calibration = calibration_set(calib, manifest, the_spec, size, calib_count)
+    verification = verification_set(verify_data, manifest, the_spec, size, calibration, verify_count)
+    prepared = prepare_model(model, size, head)
+    ctx = ExportContext(spec=the_spec, input_size=size, io=io, head=head,
+                        calibration=(lambda: iter(calibration)) if calibration is not None else None,
+                        calib_count=len(calibration) if calibration is not None else 0, calib_method=calib_method)
+    return ConversionPlan(path, model, prepared, exporters, ctx, manifest, calibration, verification)
+
+
+def run_plan(plan: ConversionPlan, out_dir: str | os.PathLike[str] | None = None, *, threads: int | None = None,
+             on_step: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Export every target, verify them together, write each sidecar manifest; one result dict each."""
+    out = Path(out_dir) if out_dir is not None else plan.model_path.parent
+    stem = plan.model_path.stem
+    written = []
+    with tempfile.TemporaryDirectory(prefix="edgeseg-export-") as work:
+        ctx = replace(plan.ctx, work_dir=Path(work))
+        for exporter in plan.exporters:
+            if on_step:
+                on_step(f"exporting {exporter.name}")
+            info = exporter.export(plan.prepared, out / exporter.filename(stem), ctx)
+            written.append((exporter, info))
+    if plan.verification is not None:
+        if on_step:
+            on_step(f"verifying on {len(plan.verification)} images")
+        parity = verify_artifacts(plan.prepared, [(i.path, e) for e, i in written], plan.verification.pairs(),
+                                  plan.ctx.spec, with_labels=plan.verification.has_masks, threads=threads,
+                                  source=plan.verification.source)
+    else:
+        parity = [skipped("no verification images (give --verify-data or --calib-data)")] * len(written)
+    source = {"path": str(plan.model_path), "sha256": sha256_file(plan.model_path)}
+    results = []
+    for (exporter, info), par in zip(written, parity):
+        d = info.to_dict()
+        d.update(target=exporter.name, io=info.quantization.get("io", "float"), head=plan.ctx.head, parity=par)
+        _write_sidecar(plan, exporter, d, source)
+        d["manifest"] = str(sidecar_path(info.path))
+        results.append(d)
+    return results
+
+
+def _write_sidecar(plan: ConversionPlan, exporter: Exporter, d: dict[str, Any], source: dict[str, Any]) -> None:
+    artifact = {k: d[k] for k in ("format", "precision", "io", "head", "input", "output", "ops", "size_bytes")}
+    artifact["sha256"] = sha256_file(d["path"])
+    artifact["target"] = exporter.name
+    m = Manifest(plan.ctx.spec, artifact=artifact, quantization=d["quantization"], parity=d["parity"],
+                 source=source)
+    if plan.calibration is not None and exporter.needs_calibration:
+        m["quantization"] = {**d["quantization"], "calibration": plan.calibration.describe()}
+    if plan.manifest is not None:
+        for key in ("model", "dataset", "training"):
+            if plan.manifest.get(key) is not None:
+                m[key] = plan.manifest.get(key)
+    m.save(sidecar_path(d["path"]))
+
+
+def failed(results: list[dict[str, Any]]) -> list[str]:
+    """Paths of artifacts whose parity missed its expectation."""
+    return [r["path"] for r in results if r["parity"].get("passed") is False]
+
+
+def convert_model(model_path: str | os.PathLike[str], targets: list[str], out_dir: str | os.PathLike[str] | None
+                  = None, *, calib: Any = None, calib_count: int = 200, calib_method: str = "minmax",
+                  input_size: Any = None, io: str = "float", head: str = "logits", verify_data: Any = None,
+                  strict: bool = False, trust_model: bool = False, spec: Spec | None = None,
+                  threads: int | None = None) -> list[dict[str, Any]]:
+    """Convert a Keras .h5 to the given targets, verify each artifact and write its sidecar manifest.
+
+    Args:
+        model_path: The Keras .h5 (sniffed and inspected before loading; Lambda layers refused).
+        targets: Target names from :data:`edgeseg.export.registry.EXPORTERS`: ``fp32``, ``fp16``,
+            ``dynamic``, ``int8``, ``int16x8``, ``onnx``, ``onnx-fp16``, ``onnx-int8``.
+        out_dir: Output folder (default: beside the model). Files are ``<stem><suffix>``.
+        calib: Calibration dataset folder (or FolderDataset); default: the model manifest's dataset.
+        calib_count: Calibration frames (spread evenly over the sorted dataset).
+        calib_method: ONNX int8 calibration: ``minmax``, ``entropy`` or ``percentile``.
+        input_size: ``"HxW"`` or ``(h, w)``; default: the model's static size, else the manifest's.
+        io: I/O type of full-integer TFLite artifacts: ``float``, ``uint8`` or ``int8``.
+        head: ``logits``, ``softmax`` or ``argmax`` (uint8 class map in the graph).
+        verify_data: Dataset for parity (default: manifest's val split, else the calibration frames).
+        strict: Raise :class:`ExportError` if an artifact misses its parity expectation.
+        trust_model: Allow Lambda layers (runs the code stored in the file).
+        spec: Override the spec (default: the model's manifest, else CamVid for 11-class models).
+        threads: Engine threads during verification.
+
+    Returns:
+        One dict per artifact: ``target, path, format, precision, size_bytes, input, output, ops,
+        quantization, io, head, parity, manifest``.
+    """
+    plan = plan_conversion(model_path, targets, calib=calib, calib_count=calib_count, calib_method=calib_method,
+                           input_size=input_size, io=io, head=head, verify_data=verify_data, spec=spec,
+                           trust_model=trust_model)
+    results = run_plan(plan, out_dir, threads=threads)
+    bad = failed(results)
+    if strict and bad:
+        raise ExportError(f"parity below expectation for {', '.join(Path(p).name for p in bad)}")
+    return results

@@ -1,0 +1,158 @@
+"""ONNX exporters (tf2onnx, opset 17): fp32, fp16 (float I/O kept) and static QDQ int8 (onnxruntime)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from edgeseg import __version__
+from edgeseg.core.fileio import atomic_path
+from edgeseg.core.manifest import preprocessing_of
+from edgeseg.errors import ExportError
+from edgeseg.export.base import ArtifactInfo, ExportContext, Exporter
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+_ELEM = {1: "float32", 10: "float16", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 5: "int16"}
+
+
+def keras_to_onnx(keras_model: Any, input_size: tuple[int, int]) -> Any:
+    """A deterministic fp32 ``ModelProto`` of a static-shape Keras model."""
+    from edgeseg._keras import tf
+    import tf2onnx
+
+    sig = (tf.TensorSpec((1, *input_size, int(keras_model.inputs[0].shape[-1])), tf.float32, name="image"),)
+    try:
+        proto, _ = tf2onnx.convert.from_keras(keras_model, input_signature=sig, opset=OPSET)
+    except Exception as exc:  # tf2onnx raises assorted types for unsupported ops
+        raise ExportError(f"ONNX conversion failed: {' '.join(str(exc).split())[:200]}") from None
+    proto.producer_name, proto.producer_version = "edgeseg", __version__  # stable across runs
+    proto.doc_string = ""
+    proto.graph.doc_string = ""
+    return proto
+
+
+def _metadata(proto: Any, ctx: ExportContext, precision: str) -> None:
+    props = {
+        "edgeseg.version": __version__,
+        "edgeseg.spec": ctx.spec.to_json(),
+        "edgeseg.preprocessing": json.dumps(preprocessing_of(ctx.spec), sort_keys=True),
+        "edgeseg.labels": "\n".join(ctx.spec.class_names),
+        "edgeseg.head": ctx.head,
+        "edgeseg.precision": precision,
+    }
+    del proto.metadata_props[:]
+    for k, v in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+
+
+def _tensor(vi: Any) -> dict[str, Any]:
+    t = vi.type.tensor_type
+    dims = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
+    return {"name": vi.name, "shape": dims, "dtype": _ELEM.get(t.elem_type, str(t.elem_type)),
+            "scale": None, "zero_point": None}
+
+
+def _info(proto: Any, path: Path, precision: str, quant: dict[str, Any]) -> ArtifactInfo:
+    ops = list(dict.fromkeys(n.op_type for n in proto.graph.node))
+    return ArtifactInfo(path=path, format="onnx", precision=precision, size_bytes=path.stat().st_size,
+                        input=_tensor(proto.graph.input[0]), output=_tensor(proto.graph.output[0]), ops=ops,
+                        quantization=quant)
+
+
+def _save(proto: Any, out_path: Path) -> None:
+    with atomic_path(out_path) as tmp:
+        tmp.write_bytes(proto.SerializeToString(deterministic=True))
+
+
+class OnnxFloatExporter(Exporter):
+    """fp32, or fp16 weights/activations with float32 inputs and outputs kept."""
+
+    format = "onnx"
+
+    def __init__(self, *, name: str, precision: str, suffix: str, min_agreement: float) -> None:
+        self.name, self.precision, self.suffix, self.min_agreement = name, precision, suffix, min_agreement
+
+    def export(self, keras_model: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
+        """See :class:`Exporter`."""
+        proto = keras_to_onnx(keras_model, ctx.input_size)
+        quant: dict[str, Any] = {"weights": "float32", "activations": "float32", "io": "float"}
+        if self.precision == "fp16":
+            from onnxruntime.transformers.float16 import convert_float_to_float16
+
+            proto = convert_float_to_float16(proto, keep_io_types=True, disable_shape_infer=False)
+            quant.update(weights="float16", activations="float16")
+        _metadata(proto, ctx, self.precision)
+        _save(proto, out_path)
+        return _info(proto, out_path, self.precision, quant)
+
+
+class _Reader:
+    """onnxruntime CalibrationDataReader over the calibration frames (built lazily)."""
+
+    def __init__(self, frames: Iterator[np.ndarray], input_name: str) -> None:
+        self.frames, self.input_name = frames, input_name
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        frame = next(self.frames, None)
+        return None if frame is None else {self.input_name: frame}
+
+    def rewind(self) -> None:  # onnxruntime calls it between calibration passes on some versions
+        return None
+
+
+class OnnxInt8Exporter(Exporter):
+    """Static QDQ int8: quant_pre_process, then quantize_static with per-channel int8 weights."""
+
+    format = "onnx"
+    name, precision, suffix = "onnx-int8", "int8", "_int8.onnx"
+    needs_calibration = True
+    quantized = True
+
+    def export(self, keras_model: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
+        """See :class:`Exporter`."""
+        import onnx
+        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        if ctx.calibration is None:
+            raise ExportError("onnx-int8 needs calibration images (--calib-data)")
+        proto = keras_to_onnx(keras_model, ctx.input_size)
+        work = Path(ctx.work_dir)
+        fp32, pre, q = work / "onnx_int8_fp32.onnx", work / "onnx_int8_pre.onnx", work / "onnx_int8_q.onnx"
+        fp32.write_bytes(proto.SerializeToString())
+        try:
+            quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+        except Exception as exc:  # pre-processing is an optimisation; quantise the plain graph instead
+            log.warning("onnx quant_pre_process failed (%s); quantising without it", exc)
+            pre = fp32
+        method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                  "percentile": CalibrationMethod.Percentile}[ctx.calib_method]
+        reader = _Reader(ctx.calibration(), proto.graph.input[0].name)
+        try:
+            quantize_static(str(pre), str(q), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=method, extra_options={"CalibTensorRangeSymmetric": False})
+        except Exception as exc:
+            raise ExportError(f"ONNX int8 quantisation failed: {' '.join(str(exc).split())[:200]}") from None
+        out = onnx.load(str(q))
+        out.producer_name, out.producer_version, out.doc_string = "edgeseg", __version__, ""
+        _metadata(out, ctx, self.precision)
+        _save(out, out_path)
+        quant = {"weights": "int8 per-channel", "activations": "int8", "io": "float", "format": "QDQ",
+                 "calibration_images": ctx.calib_count, "calibration_method": ctx.calib_method}
+        return _info(out, out_path, self.precision, quant)
+
+
+#: The ONNX targets, by ``convert`` target name.
+EXPORTERS: tuple[Exporter, ...] = (
+    OnnxFloatExporter(name="onnx", precision="fp32", suffix=".onnx", min_agreement=99.9),
+    OnnxFloatExporter(name="onnx-fp16", precision="fp16", suffix="_fp16.onnx", min_agreement=99.5),
+    OnnxInt8Exporter(),
+)

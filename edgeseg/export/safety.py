@@ -1,0 +1,113 @@
+"""Load an untrusted Keras .h5 safely: sniff it, read its JSON config, refuse code, then load."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from edgeseg.core.fileio import require_format
+from edgeseg.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+#: Layer classes that carry serialised Python code (marshalled bytecode) executed on load.
+CODE_LAYERS = frozenset({"Lambda"})
+#: Containers whose ``config.layers`` hold nested layers.
+_CONTAINERS = frozenset({"Functional", "Model", "Sequential"})
+
+
+def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``model_config`` JSON of a Keras .h5, read with h5py only (no Keras, no code runs).
+
+    Raises:
+        ModelError: not an HDF5 file, truncated/corrupt, or no Keras model config inside.
+    """
+    require_format(path, "h5")
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            raw = fh.attrs.get("model_config")
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{path}: corrupt or truncated HDF5 file ({_short(exc)})") from None
+    if raw is None:
+        raise ModelError(f"{path}: HDF5 file holds no Keras model (no model_config; weights-only file?)")
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ModelError(f"{path}: model_config is not valid JSON") from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ModelError(f"{path}: model_config is not a Keras model description")
+    return config
+
+
+def iter_layer_configs(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every layer config in a model config, nested models included (depth first)."""
+    layers = (config.get("config") or {}).get("layers") or []
+    for layer in layers:
+        if not isinstance(layer, dict):
+            continue
+        yield layer
+        if layer.get("class_name") in _CONTAINERS:
+            yield from iter_layer_configs(layer)
+
+
+def known_layer_classes() -> set[str]:
+    """Class names tf_keras can rebuild without custom objects (imports TensorFlow)."""
+    from edgeseg._keras import keras
+
+    names = {n for n in dir(keras.layers) if not n.startswith("_")}
+    names |= set(_CONTAINERS) | {"InputLayer", "TFOpLambda", "SlicingOpLambda"}
+    try:  # layers the edgeseg model zoo registers (``edgeseg>Name``) are ours, hence trusted
+        import edgeseg.models  # noqa: F401
+    except ImportError:  # pragma: no cover - models not installed
+        pass
+    names |= {k for k in keras.utils.get_custom_objects() if k.startswith("edgeseg>")}
+    return names
+
+
+def check_model_config(path: str | os.PathLike[str], config: dict[str, Any], *, trust_model: bool) -> None:
+    """Refuse code-carrying layers (unless trusted) and layer classes Keras does not know.
+
+    Raises:
+        ModelError: one line naming the first offending layer.
+    """
+    offenders = [lay for lay in iter_layer_configs(config) if lay.get("class_name") in CODE_LAYERS]
+    if offenders and not trust_model:
+        name = (offenders[0].get("config") or {}).get("name", "?")
+        more = f" (and {len(offenders) - 1} more)" if len(offenders) > 1 else ""
+        raise ModelError(f"{path}: layer {name!r} is a Lambda layer{more}, which runs pickled Python code on "
+                         "load; rebuild the model without Lambda layers, or pass --trust-model if you trust "
+                         "this file")
+    known = known_layer_classes()
+    for lay in iter_layer_configs(config):
+        cls = str(lay.get("class_name", ""))
+        if cls not in known:
+            name = (lay.get("config") or {}).get("name", "?")
+            raise ModelError(f"{path}: layer {name!r} uses the custom class {cls!r}, which tf_keras cannot "
+                             "rebuild; replace it with builtin layers before converting")
+
+
+def load_keras_model(path: str | os.PathLike[str], *, trust_model: bool = False) -> Any:
+    """Sniff, inspect and load a Keras .h5 (``compile=False``); user errors become :class:`ModelError`."""
+    path = Path(path)
+    config = read_model_config(path)
+    check_model_config(path, config, trust_model=trust_model)
+    from edgeseg._keras import keras
+
+    try:
+        if trust_model:
+            return keras.models.load_model(path, compile=False, safe_mode=False)
+        return keras.models.load_model(path, compile=False)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: cannot load the Keras model ({_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] + ("..." if len(text) > 160 else "")

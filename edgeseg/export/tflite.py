@@ -1,0 +1,110 @@
+"""TFLite exporters: fp32, fp16, dynamic-range int8, full-integer int8 and int16x8, one parameterised class."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from edgeseg import __version__
+from edgeseg.core.fileio import write_bytes_atomic
+from edgeseg.errors import ExportError
+from edgeseg.export.base import ArtifactInfo, ExportContext, Exporter
+from edgeseg.export.tflite_graph import io_details, op_names
+from edgeseg.export.tflite_metadata import SegmenterMetadata, populate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """Converter settings of one TFLite precision."""
+
+    optimize: bool = False
+    float16: bool = False
+    ops: str = "builtins"  # builtins | int8 | int16x8
+    integer_io: bool = False  # whether --io uint8/int8 applies
+
+
+class TFLiteExporter(Exporter):
+    """``tf.lite.TFLiteConverter`` with one recipe; writes the model with TFLite metadata inside."""
+
+    format = "tflite"
+
+    def __init__(self, *, name: str, precision: str, suffix: str, recipe: _Recipe,
+                 needs_calibration: bool = False, quantized: bool = False,
+                 min_agreement: float | None = None) -> None:
+        self.name, self.precision, self.suffix, self.recipe = name, precision, suffix, recipe
+        self.needs_calibration, self.quantized, self.min_agreement = needs_calibration, quantized, min_agreement
+
+    def export(self, keras_model: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
+        """Convert, add metadata, write atomically; see :class:`Exporter`."""
+        from edgeseg._keras import tf
+
+        conv = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+        r = self.recipe
+        if r.optimize:
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        if r.float16:
+            conv.target_spec.supported_types = [tf.float16]
+        quant: dict[str, Any] = {}
+        if self.needs_calibration:
+            if ctx.calibration is None:
+                raise ExportError(f"{self.name} needs calibration images (--calib-data)")
+            make = ctx.calibration
+
+            def representative() -> Iterator[list[Any]]:
+                for frame in make():
+                    yield [frame]
+
+            conv.representative_dataset = representative
+            quant.update(calibration_images=ctx.calib_count, calibration_method="minmax (TFLite converter)")
+        if r.ops == "int8":
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        elif r.ops == "int16x8":
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        io = ctx.io if r.integer_io else "float"
+        if io != "float":
+            dtype = {"uint8": tf.uint8, "int8": tf.int8}[io]
+            conv.inference_input_type = dtype
+            if ctx.head != "argmax":  # an argmax head already outputs uint8 class indices
+                conv.inference_output_type = dtype
+        try:
+            model = conv.convert()
+        except Exception as exc:  # the converter raises many types (ConverterError, ValueError, ...)
+            first = next((ln for ln in str(exc).splitlines() if "error" in ln.lower()), str(exc))
+            raise ExportError(f"TFLite {self.precision} conversion failed: {' '.join(first.split())[:200]}") \
+                from None
+        meta = SegmenterMetadata.from_spec(ctx.spec, name=out_path.stem, input_size=ctx.input_size,
+                                           head=ctx.head, version=__version__)
+        model = populate(model, meta)
+        write_bytes_atomic(out_path, model)
+        inp, out = io_details(model)
+        quant.update(weights=_weights_of(self.precision), activations=_activations_of(self.precision), io=io)
+        return ArtifactInfo(path=out_path, format=self.format, precision=self.precision, size_bytes=len(model),
+                            input=inp, output=out, ops=op_names(model), quantization=quant)
+
+
+def _weights_of(precision: str) -> str:
+    return {"fp32": "float32", "fp16": "float16"}.get(precision, "int8")
+
+
+def _activations_of(precision: str) -> str:
+    return {"int8": "int8", "int16x8": "int16"}.get(precision, "float32")
+
+
+#: The TFLite targets, by ``convert`` target name.
+EXPORTERS: tuple[TFLiteExporter, ...] = (
+    TFLiteExporter(name="fp32", precision="fp32", suffix="_fp32.tflite", recipe=_Recipe(), min_agreement=99.9),
+    TFLiteExporter(name="fp16", precision="fp16", suffix="_fp16.tflite",
+                   recipe=_Recipe(optimize=True, float16=True), min_agreement=99.5),
+    TFLiteExporter(name="dynamic", precision="dynamic_int8", suffix="_dynamic_int8.tflite",
+                   recipe=_Recipe(optimize=True), quantized=True),
+    TFLiteExporter(name="int8", precision="int8", suffix="_int8.tflite",
+                   recipe=_Recipe(optimize=True, ops="int8", integer_io=True), needs_calibration=True,
+                   quantized=True),
+    TFLiteExporter(name="int16x8", precision="int16x8", suffix="_int16x8.tflite",
+                   recipe=_Recipe(optimize=True, ops="int16x8"), needs_calibration=True, quantized=True),
+)

@@ -1,0 +1,106 @@
+"""Parity of exported artifacts against the Keras model on real frames (runs them with edgeseg.runtime)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from edgeseg.core.metrics import ConfusionMatrix
+from edgeseg.core.spec import Spec
+from edgeseg.export.base import Exporter
+
+log = logging.getLogger(__name__)
+
+
+class _Tally:
+    """Running parity numbers of one artifact."""
+
+    def __init__(self, spec: Spec, with_labels: bool) -> None:
+        self.max_abs = 0.0
+        self.sum_abs = 0.0
+        self.values = 0
+        self.agree = 0
+        self.pixels = 0
+        self.cm = ConfusionMatrix(spec.num_classes, spec.void_index) if with_labels else None
+
+    def add(self, ref: np.ndarray, out: np.ndarray, ref_labels: np.ndarray, labels: np.ndarray | None) -> None:
+        if out.ndim == 4 and ref.ndim == 4:
+            diff = np.abs(out.astype(np.float32) - ref)
+            self.max_abs = max(self.max_abs, float(diff.max()))
+            self.sum_abs += float(diff.sum())
+            self.values += diff.size
+            pred = np.argmax(out, axis=-1)
+        else:
+            pred = out
+        self.agree += int((pred == ref_labels).sum())
+        self.pixels += ref_labels.size
+        if self.cm is not None and labels is not None:
+            self.cm.update(labels, np.clip(pred[0], 0, self.cm.num_classes - 1))
+
+
+def _labels_of(y: np.ndarray) -> np.ndarray:
+    return np.argmax(y, axis=-1) if y.ndim == 4 else y
+
+
+def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], frames: Iterable[tuple[np.ndarray,
+                     np.ndarray | None]], spec: Spec, *, with_labels: bool, threads: int | None = None,
+                     source: str = "") -> list[dict[str, Any]]:
+    """Run Keras and every artifact on the same frames; one parity dict per artifact.
+
+    Args:
+        keras_model: The prepared (static-shape, head-applied) Keras model the artifacts came from.
+        artifacts: ``(path, exporter)`` pairs; the exporter gives the expectation (``min_agreement``).
+        frames: ``(preprocessed (1,H,W,3) frame, label map or None)`` pairs.
+        spec: Classes and void index for mIoU.
+        with_labels: Whether to score mIoU of Keras and each artifact against the label maps.
+        threads: Engine threads.
+        source: Where the frames came from (reported).
+
+    Returns:
+        Dicts with ``images``, ``max_abs_diff``/``mean_abs_diff`` (float outputs), ``agreement_pct``,
+        ``miou_keras``/``miou_artifact``/``miou_delta`` (with labels), ``expected_agreement_pct``, ``passed``.
+    """
+    from edgeseg import runtime
+
+    backends = [runtime.load(path, threads=threads) for path, _ in artifacts]
+    tallies = [_Tally(spec, with_labels) for _ in artifacts]
+    keras_cm = ConfusionMatrix(spec.num_classes, spec.void_index) if with_labels else None
+    count = 0
+    try:
+        for x, labels in frames:
+            ref = np.asarray(keras_model(x, training=False))
+            ref = ref.astype(np.float32) if ref.ndim == 4 else ref
+            ref_labels = _labels_of(ref)
+            if keras_cm is not None and labels is not None:
+                keras_cm.update(labels, ref_labels[0])
+            for be, tally in zip(backends, tallies):
+                tally.add(ref, np.asarray(be.run(x)), ref_labels, labels)
+            count += 1
+    finally:
+        for be in backends:
+            be.close()
+    miou_keras = keras_cm.scores().miou if keras_cm is not None and keras_cm.matrix.sum() else None
+    results = []
+    for (path, exporter), tally in zip(artifacts, tallies):
+        agreement = 100.0 * tally.agree / tally.pixels if tally.pixels else float("nan")
+        r: dict[str, Any] = {"images": count, "source": source, "agreement_pct": round(agreement, 4)}
+        if tally.values:
+            r["max_abs_diff"] = tally.max_abs
+            r["mean_abs_diff"] = tally.sum_abs / tally.values
+        if miou_keras is not None and tally.cm is not None:
+            miou = tally.cm.scores().miou
+            r.update(miou_keras=round(miou_keras, 6), miou_artifact=round(miou, 6),
+                     miou_delta=round(miou - miou_keras, 6))
+        r["expected_agreement_pct"] = exporter.min_agreement
+        r["passed"] = None if exporter.min_agreement is None else bool(agreement >= exporter.min_agreement)
+        results.append(r)
+        log.info("parity %s: %s", path.name, r)
+    return results
+
+
+def skipped(reason: str) -> dict[str, Any]:
+    """The parity entry when no verification frames exist."""
+    return {"images": 0, "skipped": reason, "passed": None}
