@@ -1,0 +1,199 @@
+"""``edgeseg bench``: latency, memory, delegation and (with --data) accuracy of artifacts, per runtime."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from edgeseg.cli._common import add_dataset_args, add_spec_args, spec_from_args
+from edgeseg.errors import EdgesegError, UsageError
+
+_BACKEND_OPTIONS = ("xnnpack", "accelerator", "providers", "graph_opt")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``bench`` parser."""
+    p = sub.add_parser("bench", help="latency / memory / accuracy of .tflite, .onnx or .h5 artifacts",
+                       description="Measure artifacts the way TFLite's benchmark_model does: init time, first "
+                                   "inference, warm-up, then timed runs until both --runs and --min-time are "
+                                   "reached; with --data also mIoU over a dataset.")
+    p.add_argument("artifacts", nargs="+", type=Path, metavar="ARTIFACT", help=".tflite, .onnx or Keras .h5 file(s)")
+    p.add_argument("--backend", default=None,
+                   help="runtime(s), comma-separated: litert, litert-compiled, onnxruntime, keras, or 'all' "
+                        "(default: the usual one for each file's format)")
+    p.add_argument("--threads", default=None, help="CPU threads, or a sweep like 1,2,4 (default: engine default)")
+    t = p.add_argument_group("timing")
+    t.add_argument("--runs", type=int, default=50, help="minimum timed runs (default 50)")
+    t.add_argument("--min-time", type=float, default=1.0, help="minimum seconds of timed runs (default 1)")
+    t.add_argument("--warmup-runs", type=int, default=1, help="minimum warm-up runs (default 1)")
+    t.add_argument("--warmup-time", type=float, default=0.5, help="minimum warm-up seconds (default 0.5)")
+    t.add_argument("--image", type=Path, default=None,
+                   help="the fixed input frame (default: first dataset frame, else a bundled sample frame)")
+    t.add_argument("--profile", action="store_true", help="add a per-op profile where the runtime has one")
+    o = p.add_argument_group("runtime options")
+    o.add_argument("--xnnpack", dest="xnnpack", action="store_true", default=None, help="litert: XNNPACK on (default)")
+    o.add_argument("--no-xnnpack", dest="xnnpack", action="store_false", help="litert: builtin kernels only")
+    o.add_argument("--accelerator", default=None, choices=("cpu", "gpu", "npu"), help="litert-compiled accelerator")
+    o.add_argument("--providers", default=None, help="onnxruntime providers, e.g. cuda,cpu (default cpu)")
+    o.add_argument("--graph-opt", dest="graph_opt", default=None, choices=("disable", "basic", "extended", "all"),
+                   help="onnxruntime graph optimisation level (default all)")
+    a = p.add_argument_group("accuracy (with --data)")
+    add_dataset_args(a, positional=False)
+    add_spec_args(p)
+    out = p.add_argument_group("output")
+    out.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the results as JSON ('-': stdout)")
+    out.add_argument("--isolate", dest="isolate", action="store_true", default=None,
+                     help="measure each artifact/runtime/threads in a fresh process (default when there are several)")
+    out.add_argument("--no-isolate", dest="isolate", action="store_false", help="measure everything in this process")
+    m = p.add_argument_group("matrix (MODEL.h5 -> every format/precision -> every runtime)")
+    m.add_argument("--matrix", action="store_true", help="convert the .h5 to every format and precision, then bench all")
+    m.add_argument("--calib-data", default=None, metavar="DATASET", help="calibration dataset for int8 (matrix)")
+    m.add_argument("--calib-split", default=None, help="split of a SegNet-layout calibration dataset")
+    m.add_argument("--out", type=Path, default=None, metavar="DIR", help="matrix output folder")
+    p.set_defaults(handler=run_bench)
+
+
+def parse_threads(text: str | None) -> list[int | None]:
+    """``"1,2,4"`` -> ``[1, 2, 4]``; ``None`` -> ``[None]`` (engine default)."""
+    if not text:
+        return [None]
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"--threads takes integers like 1,2,4, got {text!r}") from None
+    if not vals or min(vals) < 1:
+        raise UsageError(f"--threads must be positive integers, got {text!r}")
+    return vals  # type: ignore[return-value]
+
+
+def _backends_for(path: Path, requested: str | None) -> list[str]:
+    from edgeseg import runtime
+    from edgeseg.core.fileio import sniff_model_format
+
+    fmt = sniff_model_format(path)
+    if not requested:
+        return [runtime.DEFAULT_BACKEND[fmt]]
+    if requested.strip().lower() == "all":
+        return runtime.available_backends(fmt)
+    names = [runtime.canonical_name(n) for n in requested.split(",") if n.strip()]
+    usable = [n for n in names if fmt in runtime.backend_class(n).formats]
+    if not usable:
+        raise UsageError(f"{path}: a {fmt} file; none of the backends {', '.join(names)} loads it")
+    return usable
+
+
+def build_jobs(args: argparse.Namespace) -> list[Any]:
+    """One BenchJob per artifact x backend x thread count."""
+    from edgeseg import runtime
+    from edgeseg.bench.runner import BenchJob
+
+    spec = spec_from_args(args)
+    dataset = None
+    if args.dataset is not None or args.images is not None:
+        dataset = {"ref": args.dataset, "split": args.split,
+                   "images": str(args.images) if args.images else None, "masks": str(args.masks) if args.masks else None}
+    if args.runs < 1 or args.min_time < 0 or args.warmup_runs < 0 or args.warmup_time < 0:
+        raise UsageError("--runs must be >= 1 and times/warm-up counts >= 0")
+    latency = {"min_runs": args.runs, "min_seconds": args.min_time, "warmup_runs": args.warmup_runs,
+               "warmup_seconds": args.warmup_time}
+    jobs = []
+    for art in args.artifacts:
+        for be in _backends_for(art, args.backend):
+            allowed = runtime.backend_class(be).OPTIONS
+            opts = {k: getattr(args, k) for k in _BACKEND_OPTIONS if k in allowed and getattr(args, k) is not None}
+            for th in parse_threads(args.threads):
+                jobs.append(BenchJob(artifact=str(art), backend=be, threads=th, options=opts, latency=latency,
+                                     image=str(args.image) if args.image else None, dataset=dataset,
+                                     fallback_spec=spec.to_dict(), profile=args.profile))
+    return jobs
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Handler of ``bench``."""
+    if args.matrix:
+        from edgeseg.cli.bench_matrix import run_matrix
+
+        return run_matrix(args)
+    if args.calib_data or args.out:
+        raise UsageError("--calib-data and --out belong to --matrix")
+    jobs = build_jobs(args)
+    results, failures = measure(jobs, args.isolate)
+    report = make_report(results, failures)
+    quiet_stdout = args.json is not None and str(args.json) == "-"
+    if not quiet_stdout:
+        print(format_results(results))
+        for f in failures:
+            print(f"failed: {f['artifact']} [{f['runtime']}, threads={f['threads']}]: {f['error']}", file=sys.stderr)
+    if args.json is not None:
+        write_json(report, args.json)
+    if not results:
+        raise EdgesegError(failures[0]["error"] if failures else "nothing was measured")
+    return 1 if failures else 0
+
+
+def measure(jobs: list[Any], isolate: bool | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run the jobs (isolated when asked, or by default when there are several); collect failures
+    of individual runtimes instead of stopping at the first."""
+    from edgeseg.bench.runner import run_isolated, run_job
+
+    isolated = isolate if isolate is not None else len(jobs) > 1
+    results, failures = [], []
+    for job in jobs:
+        try:
+            results.append(run_isolated(job) if isolated else run_job(job))
+        except EdgesegError as exc:
+            if len(jobs) == 1:
+                raise
+            failures.append({"artifact": job.artifact, "runtime": job.backend, "threads": job.threads,
+                             "error": " ".join(str(exc).split())})
+    return results, failures
+
+
+def make_report(results: list[dict[str, Any]], failures: list[dict[str, Any]]) -> dict[str, Any]:
+    """A single result as-is (with machine/versions); several under ``results``."""
+    from edgeseg.bench.system import machine_info, versions
+
+    if len(results) == 1 and not failures:
+        return results[0]
+    return {"results": results, "failures": failures, "machine": machine_info(), "versions": versions()}
+
+
+def write_json(report: dict[str, Any], target: Path) -> None:
+    """JSON to a file (atomically) or to stdout for ``-``."""
+    from edgeseg.cli._common import _clean
+    from edgeseg.core.fileio import write_text_atomic
+
+    text = json.dumps(_clean(report), indent=2) + "\n"
+    if str(target) == "-":
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(target, text)
+
+
+def result_row(r: dict[str, Any]) -> list[Any]:
+    """One table row of a bench result."""
+    lat = r["latency_ms"]
+    share = r.get("delegated_share")
+    return [Path(r["artifact"]).name, r["precision"], r["runtime"], r["threads"] or "-",
+            round(r["size_bytes"] / 1e6, 3), _r(lat["init"]), _r(lat["first"]), _r(lat["min"]), _r(lat["p50"]),
+            _r(lat["p90"]), _r(lat["p99"]), f"{lat['mean']:.3g} ± {lat['std']:.2g}", _r(r["fps"], 1),
+            _r(r["peak_rss_mb"], 1), None if share is None else round(100 * share, 1),
+            None if r.get("miou") is None else round(r["miou"], 4)]
+
+
+HEADERS = ["artifact", "precision", "runtime", "threads", "size MB", "init ms", "first ms", "min ms", "p50 ms",
+           "p90 ms", "p99 ms", "mean ± std", "FPS", "peak RSS MB", "% delegated", "mIoU"]
+
+
+def format_results(results: list[dict[str, Any]], markdown: bool = False) -> str:
+    """The terminal/markdown table of bench results."""
+    from edgeseg.core.table import format_table
+
+    return format_table(HEADERS, [result_row(r) for r in results], markdown=markdown)
+
+
+def _r(v: Any, nd: int = 3) -> Any:
+    return None if v is None else round(float(v), nd)
