@@ -16,6 +16,8 @@ from edgeseg.errors import EdgesegError
 # Heavy imports (TensorFlow, runtimes) happen inside the handlers, never at import time.
 SUBCOMMANDS: tuple[str, ...] = (
     "data",
+    "predict",
+    "bench",
 )
 
 EXIT_USAGE = 2
