@@ -1,0 +1,98 @@
+"""Backend parity, quantised I/O, delegation counting, option and format errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeseg import runtime
+from edgeseg.errors import ModelError, RuntimeBackendError, UsageError
+
+
+@pytest.fixture(scope="module")
+def batch(samples_dir):
+    from edgeseg.core.dataset import FolderDataset
+    from edgeseg.core.presets import CAMVID
+    from edgeseg.core.preprocess import preprocess
+
+    ds = FolderDataset(samples_dir / "images", samples_dir / "masks", CAMVID)
+    return np.stack([preprocess(ds.read_image(i), CAMVID, (64, 64)) for i in (0, 5)])
+
+
+@pytest.fixture(scope="module")
+def reference(tiny, batch):
+    with runtime.load(tiny["h5"], threads=1) as be:
+        assert be.name == "keras"
+        return be.run(batch)
+
+
+@pytest.mark.parametrize("key,backend", [("fp32", "litert"), ("fp32", "litert-compiled"), ("onnx", "onnxruntime"),
+                                         ("dynamic", "litert"), ("fp32", None), ("onnx", None)])
+def test_fp32_backends_match_keras(tiny, batch, reference, key, backend):
+    be = runtime.load(tiny[key], backend, threads=1)
+    y = be.run(batch)
+    assert y.shape == reference.shape == (2, 64, 64, 11)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, reference, atol=1e-4)
+    assert be.manifest is None or be.manifest.spec.input_size == (64, 64)
+
+
+@pytest.mark.parametrize("backend", ["litert", "litert-compiled"])
+def test_int8_model_takes_floats_and_returns_logits(tiny, batch, reference, backend):
+    be = runtime.load(tiny["int8"], backend, threads=1)
+    assert be.input.dtype == "int8" and be.input.quantized and be.output.quantized
+    y = be.run(batch)
+    assert y.dtype == np.float32 and y.shape == reference.shape
+    span = float(reference.max() - reference.min())
+    assert float(np.abs(y - reference).max()) < 0.1 * span
+    agree = (y.argmax(-1) == reference.argmax(-1)).mean()
+    assert agree > 0.8
+    labels = be.predict_labels(batch)
+    assert labels.shape == (2, 64, 64) and labels.dtype == np.uint8
+
+
+def test_delegated_ops_counts_xnnpack_partitions(tiny):
+    full = runtime.load(tiny["fp32"], "litert").delegated_ops()
+    assert full["delegated"] == full["total"] == 3 and full["fallback"] == {}
+    # Free batch axis: TRANSPOSE_CONV gets a runtime output shape (SHAPE/STRIDED_SLICE/PACK), XNNPACK skips them.
+    dyn = runtime.load(tiny["dynamic"], "litert").delegated_ops()
+    assert dyn["total"] == 6 and dyn["delegated"] == 2
+    assert dyn["fallback"] == {"SHAPE": 1, "STRIDED_SLICE": 1, "PACK": 1, "TRANSPOSE_CONV": 1}
+    off = runtime.load(tiny["fp32"], "litert", xnnpack=False).delegated_ops()
+    assert off["delegated"] == 0 and off["total"] == 3
+
+
+def test_compiled_model_dynamic_output_is_a_one_line_error(tiny, batch):
+    be = runtime.load(tiny["dynamic"], "litert-compiled")
+    with pytest.raises(RuntimeBackendError, match="fixed batch") as exc:
+        be.run(batch[:1])
+    assert "\n" not in str(exc.value)
+
+
+def test_missing_accelerator_is_a_one_line_error(tiny):
+    try:
+        runtime.load(tiny["fp32"], "litert-compiled", accelerator="gpu", fallback=False)
+    except RuntimeBackendError as exc:
+        assert "\n" not in str(exc) and "GPU" in str(exc)
+    else:
+        pytest.skip("this machine has a usable GPU")
+
+
+def test_onnx_missing_provider_and_bad_options(tiny):
+    with pytest.raises(RuntimeBackendError, match="not available"):
+        runtime.load(tiny["onnx"], providers="qnn")
+    with pytest.raises(UsageError, match="no option"):
+        runtime.load(tiny["onnx"], xnnpack=False)
+    with pytest.raises(UsageError, match="unknown backend"):
+        runtime.load(tiny["onnx"], "tensorrt-llm")
+    with pytest.raises(ModelError, match="onnx file"):
+        runtime.load(tiny["onnx"], "litert")
+    with pytest.raises(UsageError, match="threads"):
+        runtime.load(tiny["fp32"], threads=0)
+
+
+def test_onnx_profile_lists_nodes(tiny, batch):
+    be = runtime.load(tiny["onnx"], graph_opt="basic", threads=1)
+    prof = be.profile(batch[:1], runs=2)
+    assert prof and all(r["ms"] >= 0 for r in prof)
+    assert any(r["type"] in ("Conv", "ConvTranspose") for r in prof)
