@@ -12,7 +12,19 @@ from edgeseg import __version__
 
 
 def peak_rss_mb() -> float | None:
-    """Peak resident set size of this process so far, in MiB (``ru_maxrss``)."""
+    """Peak resident set size of this process so far, in MiB.
+
+    Linux: ``VmHWM`` from ``/proc/self/status``, the high-water mark of this process image.
+    ``getrusage(...).ru_maxrss`` (used elsewhere) survives ``fork``+``exec`` on Linux, so a
+    worker started by a large parent (one holding TensorFlow) would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # Windows
