@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import logging
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,20 +22,60 @@ OPSET = 17
 _ELEM = {1: "float32", 10: "float16", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 5: "int16"}
 
 
-def keras_to_onnx(keras_model: Any, input_size: tuple[int, int]) -> Any:
-    """A deterministic fp32 ``ModelProto`` of a static-shape Keras model."""
+def keras_to_onnx(keras_model: Any, input_size: tuple[int, int], head: str = "logits") -> Any:
+    """A deterministic fp32 ``ModelProto`` of a static-shape Keras model; the output is named after the head."""
     from edgeseg._keras import tf
     import tf2onnx
 
+    tf2onnx.utils.INTERNAL_NAME = 1  # tf2onnx numbers inserted nodes from a global counter
     sig = (tf.TensorSpec((1, *input_size, int(keras_model.inputs[0].shape[-1])), tf.float32, name="image"),)
     try:
         proto, _ = tf2onnx.convert.from_keras(keras_model, input_signature=sig, opset=OPSET)
     except Exception as exc:  # tf2onnx raises assorted types for unsupported ops
         raise ExportError(f"ONNX conversion failed: {' '.join(str(exc).split())[:200]}") from None
+    _rename_output(proto, _OUTPUT_NAMES.get(head, "output"))
+    _stable_names(proto)
     proto.producer_name, proto.producer_version = "edgeseg", __version__  # stable across runs
     proto.doc_string = ""
     proto.graph.doc_string = ""
     return proto
+
+
+_OUTPUT_NAMES = {"logits": "logits", "softmax": "probabilities", "argmax": "class_map"}
+
+
+def _rename_output(proto: Any, new: str) -> None:
+    """Give the graph output a fixed name (Keras numbers op layers per process: ``tf.cast_3``)."""
+    old = proto.graph.output[0].name
+    if old == new:
+        return
+    for node in proto.graph.node:
+        node.output[:] = [new if o == old else o for o in node.output]
+        node.input[:] = [new if i == old else i for i in node.input]
+    proto.graph.output[0].name = new
+
+
+_COUNTER = re.compile(r"__\d+")
+
+
+def _stable_names(proto: Any) -> None:
+    """Renumber tf2onnx's ``name__<global counter>`` suffixes by first appearance (byte-stable output)."""
+    numbers: dict[str, str] = {}
+
+    def fix(name: str) -> str:
+        if not _COUNTER.search(name):
+            return name
+        base = _COUNTER.sub("", name)
+        return numbers.setdefault(name, f"{base}__{len(numbers)}")
+
+    g = proto.graph
+    for node in g.node:
+        node.name = fix(node.name)
+        node.input[:] = [fix(i) for i in node.input]
+        node.output[:] = [fix(o) for o in node.output]
+    for coll in (g.initializer, g.value_info, g.input, g.output):
+        for item in coll:
+            item.name = fix(item.name)
 
 
 def _metadata(proto: Any, ctx: ExportContext, precision: str) -> None:
@@ -81,7 +122,7 @@ class OnnxFloatExporter(Exporter):
 
     def export(self, keras_model: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
         """See :class:`Exporter`."""
-        proto = keras_to_onnx(keras_model, ctx.input_size)
+        proto = keras_to_onnx(keras_model, ctx.input_size, ctx.head)
         quant: dict[str, Any] = {"weights": "float32", "activations": "float32", "io": "float"}
         if self.precision == "fp16":
             from onnxruntime.transformers.float16 import convert_float_to_float16
@@ -123,7 +164,7 @@ class OnnxInt8Exporter(Exporter):
 
         if ctx.calibration is None:
             raise ExportError("onnx-int8 needs calibration images (--calib-data)")
-        proto = keras_to_onnx(keras_model, ctx.input_size)
+        proto = keras_to_onnx(keras_model, ctx.input_size, ctx.head)
         work = Path(ctx.work_dir)
         fp32, pre, q = work / "onnx_int8_fp32.onnx", work / "onnx_int8_pre.onnx", work / "onnx_int8_q.onnx"
         fp32.write_bytes(proto.SerializeToString())
