@@ -14,7 +14,7 @@ from edgeseg.errors import SpecError
 ARCHITECTURE_MODULES: tuple[str, ...] = (
     "unet",
     "enet",
-    # "linknet",
+    "linknet",
     # "deeplabv3plus",
     # "pspnet",
     # "fcn8s",
