@@ -88,7 +88,8 @@ def main() -> int:
               "rounds": args.rounds, "benchmark_litert_model_p50_ms": tool, "edgeseg_compiled_p50_ms": compiled,
               "edgeseg_interpreter_p50_ms": interp, "median_ms": {"tool": a, "edgeseg_compiled": b,
                                                                   "edgeseg_interpreter": c},
-              "ratio_compiled_vs_tool": b / a, "ratio_interpreter_vs_tool": c / a,
+              "ratio_compiled_vs_tool": b / a,
+              "paired_ratios_compiled_vs_tool": [y / x for x, y in zip(tool, compiled)], "ratio_interpreter_vs_tool": c / a,
               "within_5pct": abs(b / a - 1) <= 0.05, "edgeseg_peak_rss_mb": max(rss)}
     print(json.dumps(report, indent=2))
     if args.out:

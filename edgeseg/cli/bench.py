@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--matrix", action="store_true", help="convert the .h5 to every format and precision, then bench all")
     m.add_argument("--calib-data", default=None, metavar="DATASET", help="calibration dataset for int8 (matrix)")
     m.add_argument("--calib-split", default=None, help="split of a SegNet-layout calibration dataset")
-    m.add_argument("--out", type=Path, default=None, metavar="DIR", help="matrix output folder")
+    m.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="write matrix.md/.json/.csv and plots here (also without --matrix, over the given artifacts)")
     p.set_defaults(handler=run_bench)
 
 
@@ -117,8 +118,8 @@ def run_bench(args: argparse.Namespace) -> int:
         from edgeseg.cli.bench_matrix import run_matrix
 
         return run_matrix(args)
-    if args.calib_data or args.out:
-        raise UsageError("--calib-data and --out belong to --matrix")
+    if args.calib_data:
+        raise UsageError("--calib-data belongs to --matrix")
     jobs = build_jobs(args)
     results, failures = measure(jobs, args.isolate)
     report = make_report(results, failures)
@@ -129,6 +130,12 @@ def run_bench(args: argparse.Namespace) -> int:
             print(f"failed: {f['artifact']} [{f['runtime']}, threads={f['threads']}]: {f['error']}", file=sys.stderr)
     if args.json is not None:
         write_json(report, args.json)
+    if args.out is not None and results:  # a matrix over already-converted artifacts
+        from edgeseg.bench.matrix import write_matrix
+
+        files = write_matrix(results, failures, args.out)
+        if not quiet_stdout:
+            print("wrote " + ", ".join(str(p) for p in files.values()))
     if not results:
         raise EdgesegError(failures[0]["error"] if failures else "nothing was measured")
     return 1 if failures else 0
