@@ -18,6 +18,8 @@ SUBCOMMANDS: tuple[str, ...] = (
     "data",
     "predict",
     "bench",
+    "convert",
+    "lint",
 )
 
 EXIT_USAGE = 2

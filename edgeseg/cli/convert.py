@@ -1,0 +1,109 @@
+"""``edgeseg convert``: Keras .h5 -> TFLite / ONNX artifacts, verified against Keras, with manifests."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edgeseg.cli._common import add_spec_args, print_json
+from edgeseg.core.table import format_table
+
+#: Flag -> export target name (order = --all order).
+TARGET_FLAGS = {
+    "fp32": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8", "int16x8": "int16x8",
+    "onnx": "onnx", "onnx_fp16": "onnx-fp16", "onnx_int8": "onnx-int8",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``convert``."""
+    p = sub.add_parser("convert", help="convert a Keras .h5 to TFLite/ONNX, verify parity, write manifests")
+    p.add_argument("model", type=Path, help="Keras .h5 model")
+    g = p.add_argument_group("targets")
+    g.add_argument("--fp32", action="store_true", help="<stem>_fp32.tflite")
+    g.add_argument("--fp16", action="store_true", help="<stem>_fp16.tflite (fp16 weights)")
+    g.add_argument("--dynamic", action="store_true", help="<stem>_dynamic_int8.tflite (int8 weights, float I/O)")
+    g.add_argument("--int8", action="store_true", help="<stem>_int8.tflite (full integer, calibrated)")
+    g.add_argument("--int16x8", action="store_true", help="<stem>_int16x8.tflite (int16 activations, calibrated)")
+    g.add_argument("--onnx", action="store_true", help="<stem>.onnx (opset 17)")
+    g.add_argument("--onnx-fp16", action="store_true", help="<stem>_fp16.onnx (float32 I/O kept)")
+    g.add_argument("--onnx-int8", action="store_true", help="<stem>_int8.onnx (static QDQ, calibrated)")
+    g.add_argument("--all", action="store_true", help="every target above")
+    c = p.add_argument_group("calibration")
+    c.add_argument("--calib-data", default=None, metavar="DATASET",
+                   help="calibration images (default: the dataset in the model's manifest)")
+    c.add_argument("--calib-count", type=int, default=200, help="calibration images (default 200)")
+    c.add_argument("--calib-method", default="minmax", choices=("minmax", "entropy", "percentile"),
+                   help="ONNX int8 calibration (default minmax)")
+    o = p.add_argument_group("graph")
+    o.add_argument("--input-size", default=None, metavar="HxW", help="static input size (default: manifest)")
+    o.add_argument("--io", default="float", choices=("float", "uint8", "int8"),
+                   help="I/O type of the full-integer TFLite model (default float)")
+    o.add_argument("--head", default="logits", choices=("logits", "softmax", "argmax"),
+                   help="output head built into the graph (argmax: uint8 class map)")
+    add_spec_args(p)
+    p.add_argument("--verify-data", default=None, metavar="DATASET",
+                   help="images (+masks) for parity (default: manifest val split, else calibration images)")
+    p.add_argument("--strict", action="store_true", help="exit 1 if an artifact misses its parity expectation")
+    p.add_argument("--trust-model", action="store_true",
+                   help="load .h5 files with Lambda layers (runs the Python code stored in the file)")
+    p.add_argument("--no-lint", action="store_true", help="skip the deployability summary")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: beside the model)")
+    p.add_argument("--threads", type=int, default=None, help="engine threads for verification")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=run)
+
+
+def _targets(args: argparse.Namespace) -> list[str]:
+    if args.all:
+        return list(TARGET_FLAGS.values())
+    return [t for flag, t in TARGET_FLAGS.items() if getattr(args, flag)]
+
+
+def _tensor(t: dict) -> str:
+    q = f" s={t['scale']:.4g} zp={t['zero_point']}" if t.get("scale") else ""
+    return f"{t['dtype']}{q}"
+
+
+def _parity(p: dict) -> str:
+    if p.get("skipped"):
+        return "skipped"
+    parts = [f"agree {p['agreement_pct']:.2f}%"]
+    if "max_abs_diff" in p:
+        parts.append(f"max|d| {p['max_abs_diff']:.2g}")
+    if "miou_delta" in p:
+        parts.append(f"dmIoU {100 * p['miou_delta']:+.2f}")
+    verdict = {True: "ok", False: "FAIL", None: ""}[p.get("passed")]
+    return ", ".join(parts) + (f" [{verdict}]" if verdict else "")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``convert``."""
+    from edgeseg.cli._common import spec_from_args
+    from edgeseg.export.convert import failed, plan_conversion, run_plan
+    from edgeseg.export.lint import lint_layers
+
+    spec = spec_from_args(args) if (args.spec is not None or args.preset is not None) else None
+    plan = plan_conversion(args.model, _targets(args), calib=args.calib_data, calib_count=args.calib_count,
+                           calib_method=args.calib_method, input_size=args.input_size, io=args.io, head=args.head,
+                           verify_data=args.verify_data, spec=spec, trust_model=args.trust_model)
+    err = sys.stderr
+    h, w = plan.ctx.input_size
+    err.write(f"model {args.model}: input 1x{h}x{w}x3, {plan.ctx.spec.num_classes} classes, head {args.head}\n")
+    if not args.no_lint:
+        for f in lint_layers(plan.model):
+            err.write(f"lint {f.severity}: {f.layer}: {f.issue} -> {f.fix}\n")
+    if plan.calibration is not None:
+        err.write(f"calibration: {len(plan.calibration)} images from {plan.calibration.source}\n")
+    results = run_plan(plan, args.out, threads=args.threads, on_step=lambda s: err.write(s + "\n"))
+    if args.json:
+        print_json({"artifacts": results})
+    else:
+        rows = [[Path(r["path"]).name, r["size_bytes"], _tensor(r["input"]), _tensor(r["output"]),
+                 " ".join(r["ops"]), _parity(r["parity"])] for r in results]
+        print(format_table(["artifact", "bytes", "input", "output", "ops", "parity"], rows))
+    bad = failed(results)
+    if bad:
+        err.write(f"parity below expectation: {', '.join(Path(p).name for p in bad)}\n")
+    return 1 if (args.strict and bad) else 0

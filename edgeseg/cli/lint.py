@@ -1,0 +1,45 @@
+"""``edgeseg lint``: deployability report of a Keras .h5 (builtins, XNNPACK, GPU delegate, shapes)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from edgeseg.cli._common import print_json
+from edgeseg.core.table import format_table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``lint``."""
+    p = sub.add_parser("lint", help="report layers/ops that will not deploy well (TFLite, XNNPACK, GPU)")
+    p.add_argument("model", type=Path, help="Keras .h5 model")
+    p.add_argument("--input-size", default=None, metavar="HxW", help="size for the trial conversion")
+    p.add_argument("--trust-model", action="store_true", help="allow Lambda layers (runs code from the file)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``lint``: exit 1 when an error-level finding exists."""
+    from edgeseg.core.spec import parse_size
+    from edgeseg.export.lint import lint_model
+    from edgeseg.export.safety import load_keras_model
+
+    model = load_keras_model(args.model, trust_model=args.trust_model)
+    size = parse_size(args.input_size) if args.input_size else None
+    report = lint_model(model, size)
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    if args.json:
+        print_json(report)
+        return 1 if errors else 0
+    ops = ", ".join(f"{k} x{v}" for k, v in report["ops"].items())
+    print(f"fp32 TFLite ops: {ops or '-'}")
+    x = report.get("xnnpack") or {}
+    if x:
+        print(f"XNNPACK (fp32): {x.get('delegated')}/{x.get('total')} nodes delegated")
+    if report["findings"]:
+        print(format_table(["severity", "layer/op", "issue", "fix"],
+                           [[f["severity"], f["layer"], f["issue"], f["fix"]] for f in report["findings"]]))
+    else:
+        print("no findings")
+    return 1 if errors else 0

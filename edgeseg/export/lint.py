@@ -1,0 +1,137 @@
+"""Deployability lint: what in a Keras model will not run well on TFLite builtins, XNNPACK or the GPU delegate."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: Ops the TFLite GPU delegate accepts. Source: the "Supported ops" list of the TFLite GPU delegate
+#: documentation (ai.google.dev/edge/litert/performance/gpu, formerly tensorflow.org/lite/performance/gpu),
+#: plus ops its model_builder.cc parses that the list omits (MEAN, RESIZE_NEAREST_NEIGHBOR, TANH,
+#: HARD_SWISH, DIV, SLICE, SPLIT, TRANSPOSE, QUANTIZE/DEQUANTIZE at the edges). Anything else falls back to CPU.
+GPU_SUPPORTED = frozenset({
+    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXP", "FULLY_CONNECTED",
+    "LOGICAL_AND", "LOGISTIC", "LSTM", "MAX_POOL_2D", "MAXIMUM", "MINIMUM", "MUL", "PAD", "PRELU", "RELU",
+    "RELU6", "RESHAPE", "RESIZE_BILINEAR", "SOFTMAX", "STRIDED_SLICE", "SUB", "TRANSPOSE_CONV",
+    "MEAN", "RESIZE_NEAREST_NEIGHBOR", "TANH", "HARD_SWISH", "DIV", "SLICE", "SPLIT", "TRANSPOSE",
+    "QUANTIZE", "DEQUANTIZE", "LEAKY_RELU", "ELU", "PADV2", "MIRROR_PAD",
+})
+
+#: Known XNNPACK gaps for quantised (int8) graphs, each confirmed by converting a one-layer model and
+#: reading which nodes XNNPACK left to the builtin kernels (see tests/models/test_deployable.py).
+XNNPACK_INT8_GAPS = {
+    "PReLU": "XNNPACK takes PRELU only in fp32; in int8 it runs on the slower builtin kernel - use ReLU",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lint result."""
+
+    severity: str  # error | warning | info
+    layer: str
+    issue: str
+    fix: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def _inbound_count(layer: Any) -> int:
+    try:
+        ins = layer.input
+    except (AttributeError, ValueError):
+        return 0
+    return len(ins) if isinstance(ins, (list, tuple)) else 1
+
+
+def _layers(model: Any) -> list[Any]:
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers") and layer is not model:
+            out.extend(_layers(layer))
+    return out
+
+
+def lint_layers(model: Any) -> list[Finding]:
+    """Layer-level findings with the layer name and a suggested fix (no conversion needed)."""
+    from edgeseg.export.safety import known_layer_classes
+
+    known = known_layer_classes()
+    found: list[Finding] = []
+    shape = tuple(model.inputs[0].shape)
+    if any(d is None for d in shape[1:3]):
+        found.append(Finding("info", model.inputs[0].name.split(":")[0], f"dynamic input shape {shape}",
+                             "convert fixes it (batch 1, --input-size HxW or the manifest's size)"))
+    for layer in _layers(model):
+        cls, name = type(layer).__name__, layer.name
+        cfg = layer.get_config() if hasattr(layer, "get_config") else {}
+        if cls == "Lambda":
+            found.append(Finding("error", name, "Lambda layer: stores Python code, may not convert to builtins",
+                                 "replace with builtin layers (e.g. Activation, Softmax, Resizing)"))
+        elif cls not in known:
+            found.append(Finding("warning", name, f"custom layer class {cls}",
+                                 "use builtin Keras layers so the .h5 loads and converts without custom code"))
+        if cls == "TFOpLambda" and "argmax" in str(cfg.get("function", "")).lower() and "pool" in \
+                str(cfg.get("function", "")).lower():
+            found.append(Finding("error", name, "argmax pooling (max_pool_with_argmax) is not a TFLite builtin",
+                                 "use MaxPooling2D and upsample with UpSampling2D/Conv2DTranspose"))
+        if cls == "Concatenate" and _inbound_count(layer) > 4:
+            found.append(Finding("warning", name, f"concatenation of {_inbound_count(layer)} inputs",
+                                 "XNNPACK takes at most 4 inputs per CONCATENATION; nest concatenations of <= 4"))
+        if cls == "PReLU":
+            found.append(Finding("warning", name, "PReLU in int8", XNNPACK_INT8_GAPS["PReLU"]))
+        if cls in ("UpSampling2D", "Resizing") and cfg.get("interpolation") == "nearest":
+            found.append(Finding("info", name, "nearest-neighbour resize",
+                                 "fine in fp32; in int8 check the XNNPACK report (bilinear is the safe choice)"))
+    return found
+
+
+def lint_graph(ops: list[str], fallback: dict[str, int] | None, precision: str) -> list[Finding]:
+    """Graph-level findings from a converted .tflite: custom ops, GPU-unsupported ops, XNNPACK fallback."""
+    found = [Finding("error", op, f"{op} is not a TFLite builtin ({precision})",
+                     "replace the layer producing it; the runtime would need Flex/custom kernels")
+             for op in ops if op.startswith("CUSTOM:")]
+    gpu_missing = [op for op in ops if not op.startswith("CUSTOM:") and op not in GPU_SUPPORTED]
+    if gpu_missing:
+        found.append(Finding("warning", ", ".join(gpu_missing), f"GPU delegate does not take these ops ({precision})",
+                             "they split the graph between GPU and CPU; see GPU_SUPPORTED in export/lint.py"))
+    for op, n in sorted((fallback or {}).items()):
+        found.append(Finding("warning", op, f"XNNPACK leaves {n} {op} node(s) to the builtin kernels ({precision})",
+                             "these run unaccelerated; replace the layer if it is on the hot path"))
+    return found
+
+
+def lint_model(model: Any, input_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Layer lint plus an fp32 TFLite conversion: ops, non-builtins, GPU gaps, XNNPACK fallback."""
+    from edgeseg import runtime
+    from edgeseg.core.fileio import write_bytes_atomic
+    from edgeseg._keras import tf
+    from edgeseg.export.head import prepare_model, static_input_size
+    from edgeseg.export.tflite_graph import op_counts
+
+    findings = lint_layers(model)
+    size = input_size or static_input_size(model) or (256, 256)
+    prepared = prepare_model(model, size, "logits")
+    try:
+        buf = tf.lite.TFLiteConverter.from_keras_model(prepared).convert()
+    except Exception as exc:  # conversion failure is itself the finding
+        findings.append(Finding("error", model.name, f"fp32 TFLite conversion fails: {str(exc).splitlines()[0]}",
+                                "run `edgeseg lint -v` and replace the layer named in the converter error"))
+        return {"findings": [f.to_dict() for f in findings], "ops": {}, "xnnpack": None}
+    counts = op_counts(buf)
+    with tempfile.TemporaryDirectory(prefix="edgeseg-lint-") as work:
+        path = Path(work) / "lint_fp32.tflite"
+        write_bytes_atomic(path, buf)
+        with runtime.load(path) as be:
+            xnn = be.delegated_ops()
+    findings += lint_graph(list(counts), (xnn or {}).get("fallback"), "fp32")
+    return {"findings": [f.to_dict() for f in findings], "ops": counts, "xnnpack": xnn,
+            "input_size": list(size)}
