@@ -33,7 +33,7 @@ def matrix_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows.append({
             "format": r["format"], "precision": r["precision"], "runtime": r["runtime"], "threads": r["threads"],
             "size MB": round(r["size_bytes"] / 1e6, 3), "mIoU": None if miou is None else round(miou, 4),
-            "dmIoU vs Keras": None if miou is None or base is None else round(miou - base, 4),
+            "dmIoU vs Keras": None if miou is None or base is None else round(miou - base, 4) + 0.0,
             "p50 ms": round(lat["p50"], 3), "p90 ms": round(lat["p90"], 3),
             "FPS": None if r.get("fps") is None else round(r["fps"], 1),
             "peak RSS MB": None if r.get("peak_rss_mb") is None else round(r["peak_rss_mb"], 1),
