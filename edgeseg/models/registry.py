@@ -15,7 +15,7 @@ ARCHITECTURE_MODULES: tuple[str, ...] = (
     "unet",
     "enet",
     "linknet",
-    # "deeplabv3plus",
+    "deeplabv3plus",
     # "pspnet",
     # "fcn8s",
     # "segnet",
