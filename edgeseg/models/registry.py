@@ -16,7 +16,7 @@ ARCHITECTURE_MODULES: tuple[str, ...] = (
     "enet",
     "linknet",
     "deeplabv3plus",
-    # "pspnet",
+    "pspnet",
     # "fcn8s",
     # "segnet",
 )
