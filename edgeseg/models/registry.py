@@ -17,7 +17,7 @@ ARCHITECTURE_MODULES: tuple[str, ...] = (
     "linknet",
     "deeplabv3plus",
     "pspnet",
-    # "fcn8s",
+    "fcn8s",
     # "segnet",
 )
 
