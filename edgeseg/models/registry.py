@@ -18,7 +18,7 @@ ARCHITECTURE_MODULES: tuple[str, ...] = (
     "deeplabv3plus",
     "pspnet",
     "fcn8s",
-    # "segnet",
+    "segnet",
 )
 
 Builder = Callable[..., Any]
