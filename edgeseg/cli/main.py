@@ -16,6 +16,7 @@ from edgeseg.errors import EdgesegError
 # Heavy imports (TensorFlow, runtimes) happen inside the handlers, never at import time.
 SUBCOMMANDS: tuple[str, ...] = (
     "data",
+    "models",
     "predict",
     "bench",
     "convert",
