@@ -17,6 +17,7 @@ from edgeseg.errors import EdgesegError
 SUBCOMMANDS: tuple[str, ...] = (
     "data",
     "models",
+    "train",
     "predict",
     "bench",
     "convert",

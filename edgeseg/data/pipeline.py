@@ -126,6 +126,29 @@ class FrameCache:
             image_pixels[counts > 0] += int(counts.sum())
         return pixels, image_pixels
 
+    def flat_tensors(self) -> dict[str, tf.Tensor]:
+        """All frames as flat uint8 tensors plus offsets and shapes (built once), for random access
+        from inside tf.data functions: ``frame(i)`` slices frame ``i`` out without copying the set."""
+        if getattr(self, "_flat", None) is None:
+            shapes = np.array([im.shape[:2] for im in self.images], np.int64)
+            sizes = shapes[:, 0] * shapes[:, 1]
+            off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            self._flat = {
+                "images": tf.constant(np.concatenate([im.reshape(-1) for im in self.images])),
+                "masks": tf.constant(np.concatenate([m.reshape(-1) for m in self.masks])),
+                "offsets": tf.constant(off), "shapes": tf.constant(shapes),
+            }
+        return self._flat
+
+    def frame(self, i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(image, mask)`` of frame ``i`` (a scalar tensor), usable inside tf.data functions."""
+        t = self.flat_tensors()
+        h, w = t["shapes"][i][0], t["shapes"][i][1]
+        o = t["offsets"][i]
+        image = tf.reshape(t["images"][3 * o:3 * (o + h * w)], tf.stack([h, w, 3]))
+        mask = tf.reshape(t["masks"][o:o + h * w], tf.stack([h, w]))
+        return image, mask
+
     def source(self) -> tf.data.Dataset:
         """``(image uint8 HxWx3, mask uint8 HxW)`` elements in dataset order."""
         if self.uniform:
@@ -148,34 +171,58 @@ def _options() -> tf.data.Options:
     return opts
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
+def epoch_seed(seed: int | tf.Tensor, epoch: int | tf.Tensor) -> tf.Tensor:
     """The seed of one epoch's shuffle and augmentation (so a resumed run continues identically)."""
-    return (seed * 1_000_003 + epoch * 7919 + 17) % (2**31 - 1)
+    e = tf.cast(epoch, tf.int64)
+    return (tf.cast(seed, tf.int64) * 1_000_003 + e * 7919 + 17) % (2**31 - 1)
 
 
 def train_dataset(frames: FrameCache, cfg: PipelineConfig, batch_size: int, *, seed: int = 0,
-                  epoch: int = 0, drop_remainder: bool = True) -> tf.data.Dataset:
-    """One epoch of shuffled, augmented, batched ``(x float32 NHWC, y uint8 NHW)`` training data."""
+                  epoch: int = 0, epochs: int = 1, per_epoch: int | None = None,
+                  shard: tuple[int, int] = (1, 0)) -> tf.data.Dataset:
+    """Shuffled, augmented, batched ``(x float32 NHWC, y uint8 NHW)`` training data.
+
+    The whole run is one dataset (the map function is traced once): epochs ``epoch ..
+    epoch + epochs - 1`` follow each other, each with its own shuffle and random draws derived
+    from ``(seed, epoch)``, so a run resumed at epoch ``e`` sees exactly what it would have seen.
+
+    Args:
+        batch_size: Batch size of this input pipeline (per replica under tf.distribute).
+        per_epoch: Samples each epoch yields (cycling the shuffled order if needed; default: one
+            pass, a multiple of ``batch_size``).
+        shard: ``(count, index)``: keep every ``count``-th frame of the shuffled order (one
+            input pipeline per worker; the same seed gives every worker the same permutation).
+    """
     spec = frames.spec
     if batch_size < 1:
         raise UsageError("batch size must be >= 1")
-    if drop_remainder and len(frames) < batch_size:
-        raise UsageError(f"batch size {batch_size} is larger than the {len(frames)} training images")
+    n = len(frames) // shard[0]
+    if n < batch_size:
+        raise UsageError(f"batch size {batch_size} is larger than the {n} training images")
+    per_epoch = per_epoch or (n // batch_size) * batch_size
     mean, std = _norm_constants(spec)
-    es = epoch_seed(seed, epoch)
     base = cfg.input_size if cfg.fit == "resize" else None
     out_hw = cfg.train_size
     void = ignore_index(spec)
+    total = len(frames)
+    frames.flat_tensors()
 
-    def aug(pair: tuple[tf.Tensor, tf.Tensor], s: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return augment_pair(pair[0], pair[1], s, out_hw=out_hw, base_hw=base, aug=cfg.augment, mean=mean,
+    def aug(i: tf.Tensor, s: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        image, mask = frames.frame(i)
+        return augment_pair(image, mask, s, out_hw=out_hw, base_hw=base, aug=cfg.augment, mean=mean,
                             std=std, bgr=spec.channel_order == "BGR", void=void)
 
-    ds = frames.source().shuffle(len(frames), seed=es, reshuffle_each_iteration=False)
-    seeds = tf.data.Dataset.random(seed=es).batch(2)
-    ds = tf.data.Dataset.zip((ds, seeds)).map(aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE,
-                  deterministic=True)
+    def one_epoch(e: tf.Tensor) -> tf.data.Dataset:
+        es = epoch_seed(seed, e)
+        order = tf.random.experimental.stateless_shuffle(tf.range(total, dtype=tf.int64), seed=tf.stack([es, e]))
+        ds = tf.data.Dataset.from_tensor_slices(order[shard[1]::shard[0]]).repeat().take(per_epoch)
+        draws = tf.data.Dataset.from_tensor_slices(
+            tf.random.stateless_uniform([per_epoch, 2], tf.stack([e, es]), minval=None, maxval=None, dtype=tf.int64))
+        return tf.data.Dataset.zip((ds, draws))
+
+    ds = tf.data.Dataset.range(epoch, epoch + epochs).flat_map(one_epoch)
+    ds = ds.map(aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(batch_size, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_options())
 
 

@@ -1,0 +1,271 @@
+"""The training loop: tf.distribute-aware custom steps (XLA where possible), validation, checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgeseg._keras import keras, tf
+from edgeseg.core.metrics import Scores
+from edgeseg.core.spec import Spec
+from edgeseg.data.pipeline import FrameCache, PipelineConfig, eval_dataset, ignore_index, train_dataset
+from edgeseg.errors import UsageError
+from edgeseg.train import outputs
+from edgeseg.train.evaluate import evaluate, make_predict_fn
+from edgeseg.train.losses import make_loss
+from edgeseg.train.optim import OptimConfig, make_optimizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long and how to train.
+
+    Attributes:
+        epochs: Total epochs (a resumed run continues up to this number).
+        batch_size: Global batch size (split across replicas).
+        loss: A name from :data:`edgeseg.train.losses.LOSSES`.
+        class_weights: Per-class loss weights or ``None``.
+        optim: Optimiser and schedule.
+        seed: Seeds the shuffle, the augmentation and (via the caller) the weights.
+        jit: XLA-compile the forward/backward step: ``True``, ``False`` or ``None`` (try, fall back).
+        steps_per_epoch: Cap on steps per epoch (default: one pass over the training frames).
+        val_batch_size: Frames per validation batch.
+    """
+
+    epochs: int
+    batch_size: int
+    loss: str = "ce"
+    class_weights: list[float] | None = None
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    seed: int = 0
+    jit: bool | None = None
+    steps_per_epoch: int | None = None
+    val_batch_size: int = 4
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise UsageError("epochs and batch size must be >= 1")
+
+
+@dataclass
+class EpochRecord:
+    """One epoch's numbers (a row of history.csv)."""
+
+    epoch: int
+    loss: float
+    lr: float
+    seconds: float
+    val: Scores | None = None
+
+    def row(self, spec: Spec) -> dict[str, Any]:
+        """history.csv row."""
+        r: dict[str, Any] = {"epoch": self.epoch, "loss": self.loss, "lr": self.lr, "seconds": self.seconds,
+                             "val_miou": float("nan"), "val_pixel_accuracy": float("nan")}
+        if self.val is not None:
+            r["val_miou"], r["val_pixel_accuracy"] = self.val.miou, self.val.pixel_accuracy
+            r.update({f"iou_{n}": float(v) for n, v in zip(spec.class_names, self.val.iou)})
+        return r
+
+
+@dataclass
+class Summary:
+    """How a run ended."""
+
+    epochs_done: int = 0
+    best_epoch: int | None = None
+    best_miou: float = float("nan")
+    best_iou: list[float | None] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    interrupted: bool = False
+    records: list[EpochRecord] = field(default_factory=list)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes files (the only one outside multi-worker runs)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    kind, index = resolver.task_type, resolver.task_id
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return kind == "chief" or (not has_chief and kind == "worker" and index == 0)
+
+
+class Trainer:
+    """Fits a model on a :class:`FrameCache` and writes best/last/state/history to ``out``.
+
+    Args:
+        model_fn: Builds or loads the model; called inside the strategy's scope.
+        spec: Classes, void, normalisation.
+        pipe: How frames become inputs.
+        cfg: Training settings.
+        train: Training frames; ``val`` validation frames (``None``: best = lowest loss).
+        out: Output folder (``None``: write nothing, e.g. benchmarks).
+        strategy: A tf.distribute strategy (default: the no-op default strategy).
+        on_epoch: Called after each epoch with its record (printing, manifests).
+        progress: ``progress(total_steps, label)`` -> object with ``update(n, suffix)`` and ``close()``.
+    """
+
+    def __init__(self, model_fn: Callable[[], keras.Model], spec: Spec, pipe: PipelineConfig, cfg: TrainConfig,
+                 train: FrameCache, val: FrameCache | None = None, out: Path | None = None,
+                 strategy: tf.distribute.Strategy | None = None,
+                 on_epoch: Callable[["Trainer", EpochRecord, Summary], None] | None = None,
+                 progress: Callable[[int, str], Any] | None = None) -> None:
+        self.spec, self.pipe, self.cfg, self.train, self.val, self.out = spec, pipe, cfg, train, val, out
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.on_epoch, self.progress = on_epoch, progress
+        self.chief = is_chief(self.strategy)
+        replicas = self.strategy.num_replicas_in_sync
+        if cfg.batch_size % replicas:
+            raise UsageError(f"batch size {cfg.batch_size} must be a multiple of the {replicas} replicas")
+        full = len(train) // cfg.batch_size
+        if full < 1:
+            raise UsageError(f"batch size {cfg.batch_size} is larger than the {len(train)} training images")
+        self.steps = min(full, cfg.steps_per_epoch) if cfg.steps_per_epoch else full
+        with self.strategy.scope():
+            self.model = model_fn()
+            self.optimizer, self.schedule = make_optimizer(cfg.optim, self.steps * cfg.epochs)
+            self.optimizer.build(self.model.trainable_variables)
+        self.loss_fn = make_loss(cfg.loss, ignore_index(spec), cfg.class_weights)
+        self.jit = cfg.jit
+        self._step_fn = self._make_step(self.jit is not False)
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _make_step(self, jit: bool) -> Callable:
+        model, opt, loss_fn, strategy = self.model, self.optimizer, self.loss_fn, self.strategy
+        replicas = float(strategy.num_replicas_in_sync)
+
+        @tf.function(jit_compile=jit)
+        def grads(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                loss = loss_fn(y, logits)
+                total = loss + tf.add_n(model.losses) if model.losses else loss
+                scaled = total / replicas
+            return loss, tape.gradient(scaled, model.trainable_variables)
+
+        def replica_step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+            loss, g = grads(x, y)
+            opt.apply_gradients(zip(g, model.trainable_variables))
+            return loss
+
+        @tf.function
+        def step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+            per_replica = strategy.run(replica_step, args=(x, y))
+            return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+        return step
+
+    def _run_step(self, x: Any, y: Any) -> tf.Tensor:
+        if self.jit is None:  # first step decides: XLA if it compiles, plain graph otherwise
+            try:
+                loss = self._step_fn(x, y)
+                self.jit = True
+                return loss
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, NotImplementedError) as exc:
+                log.warning("XLA compilation failed, training without it: %s", str(exc).splitlines()[0])
+                self.jit = False
+                self._step_fn = self._make_step(False)
+        return self._step_fn(x, y)
+
+    def _dataset(self, first_epoch: int) -> Any:
+        cfg, pipe, frames, steps = self.cfg, self.pipe, self.train, self.steps
+
+        def fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+            return train_dataset(frames, pipe, ctx.get_per_replica_batch_size(cfg.batch_size), seed=cfg.seed,
+                                 epoch=first_epoch, epochs=cfg.epochs - first_epoch,
+                                 per_epoch=steps * (cfg.batch_size // ctx.num_input_pipelines),
+                                 shard=(ctx.num_input_pipelines, ctx.input_pipeline_id))
+
+        return self.strategy.distribute_datasets_from_function(fn)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> Summary:
+        """Train from epoch 0, or from the saved state in ``out`` when ``resume``."""
+        summary, start, rows = Summary(), 0, []
+        if resume:
+            start, summary, rows = self._restore()
+        t0 = time.perf_counter() - summary.wall_seconds
+        val_ds = eval_dataset(self.val, self.pipe, self.cfg.val_batch_size) if self.val is not None else None
+        predict = make_predict_fn(self.model, self.pipe.fit)
+        it = iter(self._dataset(start)) if start < self.cfg.epochs else None
+        try:
+            for epoch in range(start, self.cfg.epochs):
+                rec = self._epoch(epoch, it)
+                if val_ds is not None:
+                    rec.val = evaluate(self.model, val_ds, self.spec, self.pipe.fit, predict)
+                score = rec.val.miou if rec.val is not None else -rec.loss
+                best_so_far = summary.best_miou if val_ds is not None else -summary.best_miou
+                summary.records.append(rec)
+                rows.append(rec.row(self.spec))
+                summary.epochs_done = epoch + 1
+                summary.wall_seconds = time.perf_counter() - t0
+                if math.isnan(best_so_far) or score > best_so_far:
+                    summary.best_epoch = epoch + 1
+                    summary.best_miou = rec.val.miou if rec.val is not None else rec.loss
+                    summary.best_iou = ([None if np.isnan(v) else float(v) for v in rec.val.iou]
+                                        if rec.val is not None else [])
+                    self._save(outputs.BEST)
+                self._checkpoint(epoch + 1, summary, rows)
+                if self.on_epoch:
+                    self.on_epoch(self, rec, summary)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            summary.wall_seconds = time.perf_counter() - t0
+            self._checkpoint(summary.epochs_done, summary, rows)
+        return summary
+
+    def _epoch(self, epoch: int, it: Any) -> EpochRecord:
+        bar = self.progress(self.steps, f"epoch {epoch + 1}/{self.cfg.epochs}") if self.progress else None
+        t = time.perf_counter()
+        lr = float(self.schedule(self.optimizer.iterations))
+        total = 0.0
+        for i in range(self.steps):
+            x, y = next(it)
+            total += float(self._run_step(x, y))
+            if bar:
+                bar.update(1, f"loss {total / (i + 1):.4f}")
+        if bar:
+            bar.close()
+        return EpochRecord(epoch + 1, total / self.steps, lr, time.perf_counter() - t)
+
+    # -- files ---------------------------------------------------------------------------------
+    def _save(self, name: str) -> None:
+        if self.out is not None and self.chief:
+            outputs.save_model(self.model, self.out / name)
+
+    def _checkpoint(self, next_epoch: int, summary: Summary, rows: list[dict[str, Any]]) -> None:
+        if self.out is None or not self.chief:
+            return
+        self._save(outputs.LAST)
+        meta = {"next_epoch": next_epoch, "best_epoch": summary.best_epoch, "best_miou": summary.best_miou,
+                "best_iou": summary.best_iou, "wall_seconds": summary.wall_seconds, "steps": self.steps,
+                "epochs": self.cfg.epochs, "optimizer": self.cfg.optim.name}
+        outputs.save_state(self.out, self.optimizer, meta)
+        outputs.write_history(self.out, self.spec, rows)
+
+    def _restore(self) -> tuple[int, Summary, list[dict[str, Any]]]:
+        assert self.out is not None
+        arrays, meta = outputs.load_state(self.out)
+        if meta.get("optimizer") != self.cfg.optim.name:
+            raise UsageError(f"the saved run used optimizer {meta.get('optimizer')!r}, not {self.cfg.optim.name!r}")
+        with self.strategy.scope():
+            outputs.restore_optimizer(self.optimizer, self.model.trainable_variables, arrays)
+        start = int(meta["next_epoch"])
+        # An interrupted epoch is redone from its start: rewind the step count the schedule reads.
+        self.optimizer.iterations.assign(start * self.steps)
+        if int(meta.get("steps", self.steps)) != self.steps:
+            log.warning("steps per epoch changed (%s -> %s); the schedule continues from step %d",
+                        meta.get("steps"), self.steps, int(self.optimizer.iterations.numpy()))
+        summary = Summary(epochs_done=start, best_epoch=meta.get("best_epoch"),
+                          best_miou=float(meta.get("best_miou", float("nan"))), best_iou=meta.get("best_iou") or [],
+                          wall_seconds=float(meta.get("wall_seconds", 0.0)))
+        rows = [r for r in outputs.read_history(self.out) if int(r["epoch"]) <= start]
+        return start, summary, rows

@@ -1,0 +1,192 @@
+"""One ``edgeseg train`` run: devices and strategy, data, model, Trainer, manifest (called by the CLI)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeseg._keras import keras, set_threads, tf
+from edgeseg.core.dataset import resolve_dataset
+from edgeseg.core.manifest import find_model_manifest
+from edgeseg.core.progress import Progress
+from edgeseg.core.spec import Spec, parse_size
+from edgeseg.data.augment import Augment
+from edgeseg.data.pipeline import FrameCache, PipelineConfig
+from edgeseg.errors import UsageError
+from edgeseg.train import outputs
+from edgeseg.train.loop import EpochRecord, Summary, Trainer, TrainConfig
+from edgeseg.train.optim import OptimConfig
+from edgeseg.train.weights import resolve_class_weights
+
+log = logging.getLogger(__name__)
+Echo = Callable[[str], None]
+
+
+def make_strategy(kind: str, cpu_replicas: int | None = None) -> tf.distribute.Strategy:
+    """Set up devices (must run before any TensorFlow op) and return the strategy."""
+    if cpu_replicas:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+    if kind == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise UsageError("--strategy multiworker needs TF_CONFIG (cluster + task) in the environment")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "mirrored":
+        gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(gpus or cpus)
+    return tf.distribute.get_strategy()
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``k=v`` builder options; values are JSON when they parse as JSON (numbers, true, [1,2]), else strings."""
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--model-option needs KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def _datasets(args: argparse.Namespace, spec: Spec):
+    if args.images is not None:
+        train = resolve_dataset(None, spec, images=args.images, masks=args.masks)
+    else:
+        root = Path(args.dataset)
+        split = None if (root / "images").is_dir() and not (root / args.split).is_dir() else args.split
+        train = resolve_dataset(root, spec, split=split)
+    val = resolve_dataset(args.dataset, spec, split=args.val_split) if args.val_split else None
+    return train, val
+
+
+def _cache(ds: Any, label: str, quiet: bool) -> FrameCache:
+    bar = Progress(len(ds), label, enabled=False if quiet else None)
+    frames = FrameCache(ds, on_item=bar.update)
+    bar.close()
+    return frames
+
+
+def _model_plan(args: argparse.Namespace, spec: Spec) -> tuple[Callable[[], keras.Model], dict[str, Any], list]:
+    """The model factory and the manifest's model section."""
+    from edgeseg import models
+
+    skipped: list[str] = []
+    if args.resume:
+        source = Path(args.out) / outputs.LAST
+    else:
+        source = args.init
+    if source is not None:
+        prior = find_model_manifest(args.init) if args.init is not None else None
+        section = dict(prior.get("model", {})) if prior is not None else {}
+        model = outputs.load_model(source)
+        section.setdefault("architecture", args.model or model.name)
+        section["input_size"] = [int(model.input_shape[1]), int(model.input_shape[2])]
+        if "output_stride" not in section:
+            section["output_stride"] = (models.input_multiple(args.model, **parse_options(args.model_option))
+                                        if args.model else 1)
+        if args.qat and not args.resume:
+            from edgeseg.train.qat import quantize_for_training
+
+            model, skipped = quantize_for_training(model)
+        return (lambda: model), section, skipped
+    options = models.resolve_options(args.model, **parse_options(args.model_option))
+    size = parse_size(args.input_size) if args.input_size else spec.input_size
+    stride = models.input_multiple(args.model, **options)
+    section = {"architecture": models.get_info(args.model).name, "options": options, "output_stride": stride,
+               "input_size": list(size)}
+
+    def build() -> keras.Model:
+        return models.build(args.model, spec.num_classes, size, **options)
+
+    return build, section, skipped
+
+
+def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
+    """Run the training described by the CLI arguments; returns the exit code."""
+    set_threads(args.threads)
+    strategy = make_strategy(args.strategy, args.cpu_replicas)
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
+        tf.config.experimental.enable_op_determinism()
+    out = Path(args.out)
+    if not args.resume and (out / outputs.STATE).exists():
+        raise UsageError(f"{out} already holds a run; continue it with --resume or choose another --out")
+    train_ds, val_ds = _datasets(args, spec)
+    train = _cache(train_ds, "reading train", args.quiet)
+    val = _cache(val_ds, "reading val", args.quiet) if val_ds is not None else None
+    model_fn, model_section, skipped = _model_plan(args, spec)
+    if skipped:
+        echo(f"qat: left unquantised ({len(skipped)}): {', '.join(skipped)}")
+    size = tuple(model_section["input_size"])
+    crop = parse_size(args.crop) if args.crop else None
+    lo, hi = (float(v) for v in args.scale.split(","))
+    aug = Augment.none() if args.no_augment else Augment(scale=(lo, hi), rotation=args.rotation)
+    pipe = PipelineConfig(input_size=size, crop=crop, fit=args.fit, output_stride=int(model_section["output_stride"]),
+                          augment=aug)
+    counts = train.class_pixel_counts() if args.class_weights in ("median", "enet") else (None, None)
+    weights = resolve_class_weights(args.class_weights, spec, *counts)
+    epochs = args.epochs or (3 if args.qat else 100)
+    lr = args.lr or (1e-4 if args.qat else (1e-3 if args.optimizer == "adam" else 1e-2))
+    steps = min(len(train) // args.batch_size, args.steps_per_epoch or 10**9)
+    optim = OptimConfig(args.optimizer, lr, args.momentum, args.weight_decay, args.schedule,
+                        int(round(args.warmup_epochs * steps)))
+    jit = {"auto": None, "on": True, "off": False}[args.jit]
+    cfg = TrainConfig(epochs, args.batch_size, args.loss, weights, optim, args.seed or 0, jit, args.steps_per_epoch)
+    stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "handler"}
+    started = time.perf_counter()
+
+    def manifest(summary: Summary) -> None:
+        training = {
+            "command": " ".join(["edgeseg", *sys.argv[1:]]) if sys.argv else "edgeseg train",
+            "args": stored, "epochs": epochs, "epochs_done": summary.epochs_done,
+            "wall_time_s": round(summary.wall_seconds, 1), "best_epoch": summary.best_epoch,
+            "best_val_miou" if val is not None else "best_train_loss": summary.best_miou,
+            "per_class_iou": dict(zip(spec.class_names, summary.best_iou)) if summary.best_iou else None,
+            "batch_size": args.batch_size, "steps_per_epoch": steps, "loss": args.loss, "class_weights": weights,
+            "optimizer": optim.to_dict(), "augment": aug.to_dict(), "crop": list(crop) if crop else None,
+            "seed": args.seed, "strategy": args.strategy, "replicas": trainer.strategy.num_replicas_in_sync,
+            "qat": bool(args.qat),
+        }
+        dataset = {"path": str(args.dataset or args.images), "split": args.split, "val_split": args.val_split,
+                   "count": len(train), "val_count": len(val) if val is not None else 0}
+        quant = {"qat": True, "scheme": "tfmot default 8-bit", "unquantised_layers": skipped} if args.qat else None
+        if trainer.chief:
+            outputs.write_manifest(out, spec.with_(input_size=size), model=model_section, dataset=dataset,
+                                   training=training, fit=args.fit, quantization=quant)
+
+    def on_epoch(tr: Trainer, rec: EpochRecord, summary: Summary) -> None:
+        val_text = ""
+        if rec.val is not None:
+            val_text = f"  val mIoU {rec.val.miou:.4f}  pixel acc {rec.val.pixel_accuracy:.4f}"
+        best = " *" if summary.best_epoch == rec.epoch else ""
+        echo(f"epoch {rec.epoch}/{epochs}  loss {rec.loss:.4f}  lr {rec.lr:.2e}  {rec.seconds:.1f}s{val_text}{best}")
+        manifest(summary)
+
+    progress = None if args.quiet else (lambda total, label: Progress(total, label))
+    trainer = Trainer(model_fn, spec, pipe, cfg, train, val, out, strategy, on_epoch, progress)
+    if trainer.chief:
+        out.mkdir(parents=True, exist_ok=True)
+    summary = trainer.fit(resume=args.resume)
+    manifest(summary)
+    took = time.perf_counter() - started
+    if summary.interrupted:
+        echo(f"interrupted: saved {out / outputs.LAST} after {summary.epochs_done} epoch(s); "
+             f"continue with: edgeseg train --out {out} --resume")
+        return 130
+    what = "val mIoU" if val is not None else "train loss"
+    echo(f"done in {took:.0f}s: best {what} {summary.best_miou:.4f} at epoch {summary.best_epoch} -> {out / outputs.BEST}")
+    return 0
+
+
+__all__ = ["run_session", "make_strategy", "parse_options"]
