@@ -26,6 +26,8 @@ GPU_SUPPORTED = frozenset({
 #: reading which nodes XNNPACK left to the builtin kernels (see tests/models/test_deployable.py).
 XNNPACK_INT8_GAPS = {
     "PReLU": "XNNPACK takes PRELU only in fp32; in int8 it runs on the slower builtin kernel - use ReLU",
+    "nearest": "XNNPACK leaves int8 RESIZE_NEAREST_NEIGHBOR (and ops isolated around it) to the builtin "
+               "kernels (measured on ENet's nearest unpooling) - use bilinear interpolation",
 }
 
 
@@ -89,8 +91,7 @@ def lint_layers(model: Any) -> list[Finding]:
         if cls == "PReLU":
             found.append(Finding("warning", name, "PReLU in int8", XNNPACK_INT8_GAPS["PReLU"]))
         if cls in ("UpSampling2D", "Resizing") and cfg.get("interpolation") == "nearest":
-            found.append(Finding("info", name, "nearest-neighbour resize",
-                                 "fine in fp32; in int8 check the XNNPACK report (bilinear is the safe choice)"))
+            found.append(Finding("warning", name, "nearest-neighbour resize in int8", XNNPACK_INT8_GAPS["nearest"]))
     return found
 
 

@@ -17,7 +17,7 @@ def test_layer_findings():
     found = {(f.layer, f.severity) for f in lint_layers(model)}
     assert ("act_prelu", "warning") in found
     assert ("wide_cat", "warning") in found
-    assert ("near_up", "info") in found
+    assert ("near_up", "warning") in found
     assert all(f.fix for f in lint_layers(model))
 
 
