@@ -238,11 +238,21 @@ class Trainer:
 
     # -- files ---------------------------------------------------------------------------------
     def _save(self, name: str) -> None:
-        if self.out is not None and self.chief:
+        if self.out is None:
+            return
+        if self.chief:
             outputs.save_model(self.model, self.out / name)
+        else:  # multi-worker saving is collective: every worker saves, non-chiefs to a throw-away place
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                outputs.save_model(self.model, Path(tmp) / name)
 
     def _checkpoint(self, next_epoch: int, summary: Summary, rows: list[dict[str, Any]]) -> None:
-        if self.out is None or not self.chief:
+        if self.out is None:
+            return
+        if not self.chief:
+            self._save(outputs.LAST)
             return
         self._save(outputs.LAST)
         meta = {"next_epoch": next_epoch, "best_epoch": summary.best_epoch, "best_miou": summary.best_miou,

@@ -1,0 +1,121 @@
+"""`edgeseg train` end to end on the sample frames: outputs, manifest, resume, seed, distribution, learning."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeseg.cli.main import main
+from edgeseg.core.manifest import find_model_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples" / "camvid"
+TINY = ["--model", "unet", "--model-option", "depth=2", "--model-option", "base_width=4",
+        "--images", str(SAMPLES / "images"), "--masks", str(SAMPLES / "masks"), "--input-size", "48x64",
+        "--batch-size", "4", "--steps-per-epoch", "2", "--quiet", "--jit", "off"]
+
+
+def test_train_writes_models_history_and_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "2", "--out", str(out), "--loss", "combo",
+                 "--class-weights", "median", "--optimizer", "sgd", "--schedule", "cosine"]) == 0
+    for name in ("best.h5", "last.h5", "last.state.npz", "history.csv", "manifest.json"):
+        assert (out / name).is_file(), name
+    rows = (out / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,loss,val_miou") and len(rows) == 3
+    m = find_model_manifest(out / "best.h5")
+    assert m is not None and m["model"]["architecture"] == "unet" and m["model"]["output_stride"] == 4
+    assert m["model"]["input_size"] == [48, 64] and m.spec.input_size == (48, 64)
+    assert m["training"]["epochs_done"] == 2 and len(m["training"]["class_weights"]) == 11
+    assert m["dataset"]["count"] == 11
+    # Resume: train two more epochs from last.h5 with the stored arguments.
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "4", "--quiet"]) == 0
+    m = find_model_manifest(out / "last.h5")
+    assert m["training"]["epochs_done"] == 4
+    assert len((out / "history.csv").read_text().splitlines()) == 5
+
+
+def test_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--out", str(tmp_path / "x"), "--images", str(SAMPLES / "images"),
+                 "--masks", str(SAMPLES / "masks")]) == 2
+    assert main(["train", *TINY, "--out", str(tmp_path / "y"), "--crop", "30x30"]) == 2
+    assert main(["train", "--out", str(tmp_path / "z"), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 3 and "Traceback" not in err
+
+
+def _run(args: list[str], env: dict | None = None, timeout: int = 150) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "edgeseg", "train", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_seeded_runs_repeat_and_mirrored_strategy(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    procs = [_run([*TINY, "--epochs", "1", "--seed", "7", "--out", str(a)]),
+             _run([*TINY, "--epochs", "1", "--seed", "7", "--out", str(b)])]
+    for p in procs:
+        out, _ = p.communicate(timeout=150)
+        assert p.returncode == 0, out[-2000:]
+    import h5py
+
+    with h5py.File(a / "last.h5") as fa, h5py.File(b / "last.h5") as fb:
+        names: list[str] = []
+        fa["model_weights"].visit(lambda n: names.append(n) if isinstance(fa["model_weights"][n], h5py.Dataset) else None)
+        assert names
+        for n in names:
+            np.testing.assert_array_equal(fa["model_weights"][n][()], fb["model_weights"][n][()])
+    p = _run([*TINY, "--epochs", "1", "--strategy", "mirrored", "--cpu-replicas", "2", "--out", str(c)])
+    out, _ = p.communicate(timeout=150)
+    assert p.returncode == 0, out[-2000:]
+    assert json.loads((c / "manifest.json").read_text())["training"]["replicas"] == 2
+
+
+def test_multi_worker_two_local_processes(tmp_path: Path) -> None:
+    import socket
+
+    ports = []
+    for _ in range(2):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        ports.append(s.getsockname()[1])
+        s.close()
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for i in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
+        procs.append(_run([*TINY, "--epochs", "1", "--strategy", "multiworker", "--out", str(tmp_path / f"w{i}")],
+                          env=env))
+    outs = [p.communicate(timeout=170)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][-1500:] + outs[1][-1500:]
+    assert json.loads((tmp_path / "w0" / "manifest.json").read_text())["training"]["replicas"] == 2
+    assert not (tmp_path / "w1" / "last.h5").exists()  # only the chief writes
+
+
+@pytest.mark.slow
+def test_learns_sample_frames() -> None:
+    """Overfit 8 CamVid frames at 96x128: pixel accuracy >= 90 % within 200 steps."""
+    from edgeseg import models
+    from edgeseg._keras import keras
+    from edgeseg.core.dataset import FolderDataset
+    from edgeseg.core.presets import CAMVID
+    from edgeseg.data.augment import Augment
+    from edgeseg.data.pipeline import FrameCache, PipelineConfig, eval_dataset
+    from edgeseg.train.evaluate import evaluate
+    from edgeseg.train.loop import Trainer, TrainConfig
+    from edgeseg.train.optim import OptimConfig
+
+    keras.utils.set_random_seed(0)
+    frames = FrameCache(FolderDataset(SAMPLES / "images", SAMPLES / "masks", CAMVID).subset(8))
+    pipe = PipelineConfig(input_size=(96, 128), output_stride=8, augment=Augment.none())
+    cfg = TrainConfig(epochs=200, batch_size=8, optim=OptimConfig(lr=3e-3, schedule="constant"), seed=1)
+    trainer = Trainer(lambda: models.build("unet", 11, (96, 128), depth=3, base_width=16, batch_norm=False),
+                      CAMVID, pipe, cfg, frames)
+    trainer.fit()
+    acc = evaluate(trainer.model, eval_dataset(frames, pipe, 8), CAMVID).pixel_accuracy
+    assert acc >= 0.9, acc
