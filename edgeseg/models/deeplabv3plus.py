@@ -63,7 +63,7 @@ def aspp(x: Any, filters: int, rates: tuple[int, ...], dropout: float) -> Any:
         branches.append(sep_conv_bn_act(x, filters, f"aspp{i}", dilation=rate))
     pooled = L.AveragePooling2D(pool_size=(h, w), name="aspp_pool")(x)
     pooled = conv_bn_act(pooled, filters, 1, "aspp_pool")
-    branches.append(L.UpSampling2D(size=(h, w), interpolation="nearest", name="aspp_pool_resize")(pooled))
+    branches.append(L.UpSampling2D(size=(h, w), interpolation="bilinear", name="aspp_pool_resize")(pooled))
     y = L.Concatenate(name="aspp_concat")(branches)
     y = conv_bn_act(y, filters, 1, "aspp_fuse")
     return L.Dropout(dropout, name="aspp_dropout")(y) if dropout > 0 else y
@@ -77,8 +77,9 @@ def aspp(x: Any, filters: int, rates: tuple[int, ...], dropout: float) -> Any:
           "Semantic Image Segmentation. ECCV 2018 (arXiv:1802.02611); backbone: Sandler et al., "
           "MobileNetV2, CVPR 2018",
     deviations="MobileNetV2 trained from scratch (no ImageNet weights shipped); image pooling uses an "
-               "AveragePooling2D over the whole (static) feature map and a nearest resize, so input sides "
-               "must be multiples of 16; dilated convs are native dilation_rate convs (no space-to-batch).",
+               "AveragePooling2D over the whole (static) feature map and a bilinear resize from 1x1 (a "
+               "broadcast; bilinear as XNNPACK has no nearest-resize kernel), so input sides must be "
+               "multiples of 16; dilated convs are native dilation_rate convs (no space-to-batch).",
     options={"width": 1.0, "aspp_filters": 256, "decoder_filters": 256, "low_level_filters": 48,
              "rates": (6, 12, 18), "dropout": 0.1},
     stride=OUTPUT_STRIDE,

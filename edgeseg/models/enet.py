@@ -61,8 +61,10 @@ def _downsample(x: Any, out: int, name: str, *, dropout: float, act: str) -> Any
     y_rest = bn(_conv(y, out - cin, 1, f"{name}_expand_pad"), f"{name}_expand_pad")
     y_rest = _dropout(y_rest, dropout, f"{name}_dropout_pad")
     pool = L.MaxPooling2D(2, name=f"{name}_pool")(x)
-    merged = L.Concatenate(name=f"{name}_concat")([L.Add(name=f"{name}_add")([pool, y_main]), y_rest])
-    return activation(merged, act, name)
+    # Activate before concatenating (equal for per-channel ReLU/PReLU): the ReLUs then fuse into the
+    # ADD and the CONV; a standalone int8 RELU after CONCATENATION is not taken by XNNPACK.
+    merged = activation(L.Add(name=f"{name}_add")([pool, y_main]), act, f"{name}_main")
+    return L.Concatenate(name=f"{name}_concat")([merged, activation(y_rest, act, f"{name}_pad")])
 
 
 def _upsample(x: Any, out: int, name: str, *, dropout: float, act: str, unpool: str) -> Any:
@@ -84,7 +86,7 @@ def _upsample(x: Any, out: int, name: str, *, dropout: float, act: str, unpool: 
     description="ENet: initial block + 5 bottleneck stages (regular, dilated, asymmetric), stride 8",
     paper="Paszke, Chaurasia, Kim, Culurciello. ENet: A Deep Neural Network Architecture for Real-Time "
           "Semantic Segmentation. arXiv:1606.02147, 2016",
-    deviations="max-unpooling with argmax indices replaced by a 1x1 conv + 2x nearest (or bilinear) "
+    deviations="max-unpooling with argmax indices replaced by a 1x1 conv + 2x bilinear (or nearest) "
                "UpSampling2D on the main branch of the upsampling bottlenecks (no indices, so no custom "
                "op); the zero-padded max-pool branch of the downsampling bottlenecks is realised by "
                "splitting the 1x1 expansion in two convs (identical function and parameter count); "
@@ -92,8 +94,8 @@ def _upsample(x: Any, out: int, name: str, *, dropout: float, act: str, unpool: 
                "does not end in TRANSPOSE_CONV (LiteRT CompiledModel failed on that output), head "
                "'bilinear' is a bilinear x2 resize + 3x3 conv; activation 'relu' replaces PReLU "
                "where quantised PReLU is not accelerated.",
-    options={"width": 1.0, "activation": "prelu", "dropout": 0.1, "unpool": "nearest", "head": "transpose"},
-    choices={"activation": ("prelu", "relu"), "unpool": ("nearest", "bilinear"),
+    options={"width": 1.0, "activation": "prelu", "dropout": 0.1, "unpool": "bilinear", "head": "transpose"},
+    choices={"activation": ("prelu", "relu"), "unpool": ("bilinear", "nearest"),
              "head": ("transpose", "bilinear")},
     stride=8,
 )

@@ -183,7 +183,8 @@ def _input_shape(name: str, input_shape: Any) -> tuple[int, int, int]:
     if len(dims) == 2:
         dims = dims + (3,)
     if len(dims) != 3 or min(dims) < 1:
-        raise SpecError(f"{name}: input shape must be (height, width[, channels]) of positive sizes, got {input_shape!r}")
+        raise SpecError(f"{name}: input shape must be (height, width[, channels]) of positive sizes, "
+                        f"got {input_shape!r}")
     return dims  # type: ignore[return-value]
 
 

@@ -18,13 +18,14 @@ _DECODER = ((512, 512, 512), (512, 512, 256), (256, 256, 128), (128, 64), (64,))
                 "index-free 2x upsampling",
     paper="Badrinarayanan, Kendall, Cipolla. SegNet: A Deep Convolutional Encoder-Decoder Architecture for "
           "Image Segmentation. IEEE TPAMI 2017 (arXiv:1511.00561)",
-    deviations="the decoder upsamples with a 2x nearest (or bilinear) UpSampling2D instead of max-unpooling "
+    deviations="the decoder upsamples with a 2x bilinear (or nearest) UpSampling2D instead of max-unpooling "
                "with the encoder's pooling indices (no argmax / scatter ops, so it converts and delegates "
-               "on every runtime; boundaries are less sharp); 'same' padding and no ceil-mode pooling, so "
-               "input sides must be multiples of 32 (e.g. 352x480 or 384x480 for CamVid); encoder trained "
-               "from scratch; base_width scales all widths for edge use (64 = paper).",
-    options={"base_width": 64, "upsampling": "nearest"},
-    choices={"upsampling": ("nearest", "bilinear")},
+               "on every runtime; bilinear by default as XNNPACK has no RESIZE_NEAREST_NEIGHBOR kernel; "
+               "boundaries are less sharp); 'same' padding and no ceil-mode pooling, so input sides must "
+               "be multiples of 32 (e.g. 352x480 or 384x480 for CamVid); encoder trained from scratch; "
+               "base_width scales all widths for edge use (64 = paper).",
+    options={"base_width": 64, "upsampling": "bilinear"},
+    choices={"upsampling": ("bilinear", "nearest")},
     stride=32,
 )
 def build_segnet(inputs: Any, num_classes: int, *, base_width: int, upsampling: str) -> Any:
