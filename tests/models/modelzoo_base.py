@@ -70,6 +70,13 @@ class ModelZooTester:
         builtin = {getattr(keras.layers, k.__name__, None) for k in kinds} | {keras.layers.InputLayer}
         assert kinds <= builtin, kinds - builtin
 
+    def test_no_activation_right_after_concatenate(self, model: Any) -> None:
+        # an int8 RELU/PRELU fed by CONCATENATION stays standalone and XNNPACK leaves it to the CPU kernels
+        for layer in model.layers:
+            if type(layer).__name__ in ("ReLU", "PReLU"):
+                (node,) = layer.inbound_nodes
+                assert type(node.inbound_layers).__name__ != "Concatenate", layer.name
+
     def test_output_stride_enforced(self) -> None:
         from edgeseg.models import build, input_multiple
 
