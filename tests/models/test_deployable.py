@@ -39,15 +39,7 @@ def frames(samples_dir):
 
 
 @pytest.mark.slow
-def _cases() -> list:
-    # ENet (ReLU, bilinear): its two downsampling bottlenecks apply ReLU after a Concatenate, a standalone
-    # int8 RELU with new quantisation that XNNPACK leaves to the builtin kernel. Strict xfail: when the
-    # model applies the ReLU before the concat (fusable), this XPASSes and the marker must go.
-    xfail = {"enet": pytest.mark.xfail(strict=True, reason="2 standalone int8 RELU after concat (b1_0, b2_0)")}
-    return [pytest.param(n, marks=xfail[n]) if n in xfail else n for n in list_models()]
-
-
-@pytest.mark.parametrize("name", _cases())
+@pytest.mark.parametrize("name", list_models())
 def test_architecture_deploys(name, frames, tmp_path):
     import onnx
 
