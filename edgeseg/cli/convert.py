@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from edgeseg.cli._common import add_spec_args, print_json
+from edgeseg.cli._guard import add_guard_args, check_guard_args, guard_failures, guard_table, run_guard
 from edgeseg.core.table import format_table
 
 #: Flag -> export target name (order = --all order).
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--head", default="logits", choices=("logits", "softmax", "argmax"),
                    help="output head built into the graph (argmax: uint8 class map)")
     add_spec_args(p)
-    p.add_argument("--verify-data", default=None, metavar="DATASET",
+    p.add_argument("--verify-data", "--val-data", dest="verify_data", default=None, metavar="DATASET",
                    help="images (+masks) for parity (default: manifest val split, else calibration images)")
     p.add_argument("--strict", action="store_true", help="exit 1 if an artifact misses its parity expectation")
     p.add_argument("--trust-model", action="store_true",
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: beside the model)")
     p.add_argument("--threads", type=int, default=None, help="engine threads for verification")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_guard_args(p)
     p.set_defaults(handler=run)
 
 
@@ -96,13 +98,21 @@ def run(args: argparse.Namespace) -> int:
             err.write(f"lint {f.severity}: {f.layer}: {f.issue} -> {f.fix}\n")
     if plan.calibration is not None:
         err.write(f"calibration: {len(plan.calibration)} images from {plan.calibration.source}\n")
+    check_guard_args(plan, _targets(args), args)
     results = run_plan(plan, args.out, threads=args.threads, on_step=lambda s: err.write(s + "\n"))
+    guards = run_guard(plan, results, args, err) if args.max_miou_drop is not None else []
     if args.json:
         print_json({"artifacts": results})
     else:
         rows = [[Path(r["path"]).name, r["size_bytes"], _tensor(r["input"]), _tensor(r["output"]),
                  " ".join(r["ops"]), _parity(r["parity"])] for r in results]
         print(format_table(["artifact", "bytes", "input", "output", "ops", "parity"], rows))
+        if guards:
+            print(guard_table(guards))
+    for line in guard_failures(guards):
+        err.write(f"error: {line}\n")
+    if any(not g.met for g in guards):
+        return 1
     bad = failed(results)
     if bad:
         err.write(f"parity below expectation: {', '.join(Path(p).name for p in bad)}\n")
