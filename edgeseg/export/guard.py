@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -264,9 +264,11 @@ def guard_results(plan: Any, results: list[dict[str, Any]], max_drop: float, *, 
     for r in todo:
         module, _, fn = STRATEGIES[r["target"]].partition(":")
         make = getattr(importlib.import_module(module), fn)
-        candidates = make(plan.prepared, plan.ctx, Path(r["path"]), integer_only=integer_only)
-        report, info = guard_artifact(r, candidates, scorer, max_drop, integer_only=integer_only,
-                                      latency=latency, on_step=on_step)
+        with tempfile.TemporaryDirectory(prefix="edgeseg-guard-work-") as work:
+            ctx = replace(plan.ctx, work_dir=Path(work))
+            candidates = make(plan.prepared, ctx, Path(r["path"]), integer_only=integer_only)
+            report, info = guard_artifact(r, candidates, scorer, max_drop, integer_only=integer_only,
+                                          latency=latency, on_step=on_step)
         parity = None
         if info is not None:
             (parity,) = verify_artifacts(plan.prepared, [(Path(r["path"]), get_exporter(r["target"]))],
