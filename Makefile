@@ -6,6 +6,14 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test clean
 
+# MediaPipe (tests/mobile) pins absl-py ~=2.3, which tensorflow-model-optimization cannot share: own venv.
+MP_VENV := .venv-mediapipe
+
+$(MP_VENV)/.installed:
+	$(PY) -m venv $(MP_VENV)
+	$(MP_VENV)/bin/python -m pip install -q mediapipe==1.2.2 numpy pillow
+	touch $@
+
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -21,8 +29,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-all
 	$(BIN)/python scripts/demo.py
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(MP_VENV)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) $(MP_VENV) out .pytest_cache
