@@ -11,7 +11,7 @@ from typing import Any
 from edgeseg.cli._common import add_dataset_args, add_spec_args, spec_from_args
 from edgeseg.errors import EdgesegError, UsageError
 
-_BACKEND_OPTIONS = ("xnnpack", "accelerator", "providers", "graph_opt")
+_BACKEND_OPTIONS = ("xnnpack", "accelerator", "providers", "graph_opt", "delegate", "delegate_options", "dispatch")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,9 +37,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--xnnpack", dest="xnnpack", action="store_true", default=None, help="litert: XNNPACK on (default)")
     o.add_argument("--no-xnnpack", dest="xnnpack", action="store_false", help="litert: builtin kernels only")
     o.add_argument("--accelerator", default=None, choices=("cpu", "gpu", "npu"), help="litert-compiled accelerator")
+    o.add_argument("--delegate", default=None, metavar="PATH.so",
+                   help="litert: external TFLite delegate library (EdgeTPU, Hexagon, Arm NN, vendor NPU)")
+    o.add_argument("--delegate-option", dest="delegate_option", action="append", default=None, metavar="KEY=VALUE",
+                   help="an option of --delegate, repeatable (e.g. device=usb)")
+    o.add_argument("--npu-dispatch", dest="dispatch", default=None, metavar="PATH.so",
+                   help="litert-compiled: LiteRT NPU dispatch library (or its folder); implies --accelerator npu")
     o.add_argument("--providers", default=None, help="onnxruntime providers, e.g. cuda,cpu (default cpu)")
     o.add_argument("--graph-opt", dest="graph_opt", default=None, choices=("disable", "basic", "extended", "all"),
                    help="onnxruntime graph optimisation level (default all)")
+    d = p.add_argument_group("Android device (adb + TFLite's benchmark_model)")
+    d.add_argument("--adb", nargs="?", const="", default=None, metavar="SERIAL",
+                   help="run on an Android device over adb (SERIAL: adb -s; default: the only device); "
+                        "--accelerator gpu/npu -> --use_gpu/--use_nnapi, --no-xnnpack -> plain CPU kernels")
+    d.add_argument("--benchmark-binary", type=Path, default=None, metavar="PATH",
+                   help="TFLite's benchmark_model built for the device (android_aarch64_benchmark_model)")
     a = p.add_argument_group("accuracy (with --data)")
     add_dataset_args(a, positional=False)
     add_spec_args(p)
@@ -98,6 +110,7 @@ def build_jobs(args: argparse.Namespace) -> list[Any]:
                    "images": str(args.images) if args.images else None, "masks": str(args.masks) if args.masks else None}
     if args.runs < 1 or args.min_time < 0 or args.warmup_runs < 0 or args.warmup_time < 0:
         raise UsageError("--runs must be >= 1 and times/warm-up counts >= 0")
+    _delegate_args(args)
     latency = {"min_runs": args.runs, "min_seconds": args.min_time, "warmup_runs": args.warmup_runs,
                "warmup_seconds": args.warmup_time}
     jobs = []
@@ -112,6 +125,22 @@ def build_jobs(args: argparse.Namespace) -> list[Any]:
     return jobs
 
 
+def _delegate_args(args: argparse.Namespace) -> None:
+    """Parse --delegate-option; --npu-dispatch picks litert-compiled on the NPU unless told otherwise."""
+    from edgeseg import runtime
+    from edgeseg.runtime.delegates import parse_delegate_options
+
+    args.delegate_options = parse_delegate_options(getattr(args, "delegate_option", None)) or None
+    if args.delegate_options and not getattr(args, "delegate", None):
+        raise UsageError("--delegate-option needs --delegate PATH.so")
+    if getattr(args, "dispatch", None):
+        args.backend = args.backend or "litert-compiled"
+        args.accelerator = args.accelerator or "npu"
+    if getattr(args, "delegate", None) and args.backend and "litert" not in [
+            runtime.canonical_name(b) for b in args.backend.split(",") if b.strip()]:
+        raise UsageError("--delegate applies to the litert backend")
+
+
 def run_bench(args: argparse.Namespace) -> int:
     """Handler of ``bench``."""
     if args.matrix:
@@ -120,6 +149,8 @@ def run_bench(args: argparse.Namespace) -> int:
         return run_matrix(args)
     if args.calib_data:
         raise UsageError("--calib-data belongs to --matrix")
+    if args.adb is not None:
+        return run_android(args)
     jobs = build_jobs(args)
     results, failures = measure(jobs, args.isolate)
     report = make_report(results, failures)
@@ -139,6 +170,38 @@ def run_bench(args: argparse.Namespace) -> int:
     if not results:
         raise EdgesegError(failures[0]["error"] if failures else "nothing was measured")
     return 1 if failures else 0
+
+
+def run_android(args: argparse.Namespace) -> int:
+    """``--adb``: benchmark_model on the device, one run per artifact x thread count."""
+    from edgeseg.bench.android import AndroidBench
+    from edgeseg.core.fileio import sniff_model_format
+    from edgeseg.core.manifest import Manifest
+
+    if args.benchmark_binary is None:
+        raise UsageError("--adb needs --benchmark-binary PATH (TFLite's benchmark_model for the device)")
+    delegate = {"gpu": "gpu", "npu": "nnapi"}.get(args.accelerator or "", "cpu" if args.xnnpack is False else "xnnpack")
+    results = []
+    for art in args.artifacts:
+        if sniff_model_format(art) != "tflite":
+            raise UsageError(f"{art}: --adb runs .tflite files only")
+        for th in parse_threads(args.threads):
+            bench = AndroidBench(art, args.benchmark_binary, serial=args.adb or None, delegate=delegate, threads=th,
+                                 runs=args.runs, min_secs=args.min_time, warmup_runs=args.warmup_runs,
+                                 warmup_secs=args.warmup_time)
+            r = bench.run()
+            manifest = Manifest.for_artifact(art)
+            r["precision"] = ((manifest.get("artifact") or {}).get("precision") if manifest else None) or "unknown"
+            results.append(r)
+    if args.json is not None:
+        write_json(results[0] if len(results) == 1 else {"results": results}, args.json)
+    if args.json is None or str(args.json) != "-":
+        for r in results:
+            lat = r["latency_ms"]
+            print(f"{Path(r['artifact']).name} [{r['runtime']}, threads={r['threads'] or '-'}]: init {_r(lat['init'])} "
+                  f"ms, first {_r(lat['first'])} ms, warm-up {_r(r['warmup']['mean_ms'])} ms, avg {_r(lat['mean'])} "
+                  f"ms, std {_r(lat['std'])} ms, peak memory {_r(r['peak_rss_mb'], 1)} MB")
+    return 0
 
 
 def measure(jobs: list[Any], isolate: bool | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.errors import RuntimeBackendError
+from edgeseg.errors import RuntimeBackendError, UsageError
 from edgeseg.runtime.base import Backend, TensorInfo
 from edgeseg.runtime.tflite_check import verify_tflite
 
@@ -40,7 +40,9 @@ class LiteRTInterpreterBackend(Backend):
 
     name = "litert"
     formats = ("tflite",)
-    OPTIONS = {"xnnpack": "apply the XNNPACK default delegate (default: on)"}
+    OPTIONS = {"xnnpack": "apply the XNNPACK default delegate (default: on)",
+               "delegate": "path of an external TFLite delegate .so (EdgeTPU, Hexagon, Arm NN, vendor NPU)",
+               "delegate_options": "options of the external delegate, {key: value} strings"}
 
     def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
         super().__init__(path, threads, **options)
@@ -49,9 +51,17 @@ class LiteRTInterpreterBackend(Backend):
 
         self.xnnpack = bool(options.get("xnnpack", True))
         resolver = OpResolverType.AUTO if self.xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        self.delegate = options.get("delegate")
+        delegates = []
+        if self.delegate:
+            from edgeseg.runtime.delegates import load_external_delegate
+
+            delegates.append(load_external_delegate(self.delegate, options.get("delegate_options")))
+        elif options.get("delegate_options"):
+            raise UsageError("delegate options need a delegate library (--delegate PATH.so)")
         try:
             self._it = Interpreter(model_path=str(self.path), num_threads=threads,
-                                   experimental_op_resolver_type=resolver)
+                                   experimental_op_resolver_type=resolver, experimental_delegates=delegates or None)
             self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise RuntimeBackendError(f"{self.path}: LiteRT cannot load the model ({_first_line(exc)})") from None
@@ -121,7 +131,8 @@ class LiteRTInterpreterBackend(Backend):
         for n in original:
             if n["index"] not in taken:
                 fallback[n["op_name"]] = fallback.get(n["op_name"], 0) + 1
-        return {"delegate": "XNNPACK" if self.xnnpack else None, "delegated": len(taken), "total": len(original),
+        name = Path(self.delegate).name if self.delegate else ("XNNPACK" if self.xnnpack else None)
+        return {"delegate": name, "delegated": len(taken), "total": len(original),
                 "partitions": len(delegates), "fallback": fallback}
 
     def close(self) -> None:

@@ -30,7 +30,8 @@ class LiteRTCompiledBackend(Backend):
     name = "litert-compiled"
     formats = ("tflite",)
     OPTIONS = {"accelerator": "cpu, gpu or npu (default cpu)",
-               "fallback": "let the CPU run ops the GPU/NPU cannot (default on)"}
+               "fallback": "let the CPU run ops the GPU/NPU cannot (default on)",
+               "dispatch": "NPU dispatch library (libLiteRtDispatch_*.so) or its folder (accelerator npu)"}
 
     def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
         super().__init__(path, threads, **options)
@@ -47,12 +48,12 @@ class LiteRTCompiledBackend(Backend):
         if self.accelerator != "cpu" and options.get("fallback", True):
             accel |= HardwareAccelerator.CPU
         opts = Options(hardware_accelerators=accel, cpu_options=CpuOptions(num_threads=threads or 0))
+        self.dispatch = options.get("dispatch")
+        env = _environment(self.dispatch, self.accelerator)
         try:
-            self._cm = CompiledModel.from_file(str(self.path), options=opts)
+            self._cm = CompiledModel.from_file(str(self.path), options=opts, **({"environment": env} if env else {}))
         except (RuntimeError, ValueError) as exc:
-            where = "" if self.accelerator == "cpu" else f" on {self.accelerator.upper()} (no usable {self.accelerator.upper()} here?)"
-            raise RuntimeBackendError(f"{self.path}: LiteRT CompiledModel cannot compile the model{where}: "
-                                      f"{_first_line(exc)}") from None
+            raise RuntimeBackendError(_compile_error(self.path, self.accelerator, exc)) from None
         sigs = self._cm.get_signature_list()
         self._sig = next(iter(sigs)) if sigs else "serving_default"
         ins = self._cm.get_input_tensor_details(self._sig)
@@ -98,18 +99,53 @@ class LiteRTCompiledBackend(Backend):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d["options"]["accelerator"] = self.accelerator
+        if self.dispatch:
+            d["options"]["dispatch"] = str(self.dispatch)
         return d
 
     def delegated_ops(self) -> dict[str, Any] | None:
-        """The CompiledModel API only says whether every op runs on the accelerator."""
+        """The CompiledModel API only says whether every op runs on the accelerator; it does not name the
+        ops that fell back (``fallback`` is then ``None``: ``edgeseg lint`` lists the ops the GPU delegate
+        does not take)."""
         full = bool(self._cm.is_fully_accelerated())
         total = self.summary.operators
         return {"delegate": self.accelerator.upper(), "delegated": total if full else None, "total": total,
-                "fully_accelerated": full}
+                "fully_accelerated": full, "fallback": {} if full else None}
 
     def close(self) -> None:
         self._in_buf = self._out_buf = []
         self._cm = None  # type: ignore[assignment]
+
+
+#: What each accelerator needs, for the one-line error when it cannot start.
+_NEEDS = {"gpu": "no usable GPU here: LiteRT's GPU accelerator (WebGPU/Vulkan, OpenCL or Metal) found no device "
+                 "or driver",
+          "npu": "no usable NPU here: LiteRT needs the vendor's dispatch library (--npu-dispatch PATH.so) and "
+                 "its device"}
+
+
+def _compile_error(path: Path, accelerator: str, exc: BaseException) -> str:
+    if accelerator == "cpu":
+        return f"{path}: LiteRT CompiledModel cannot compile the model: {_first_line(exc)}"
+    return f"{path}: --accelerator {accelerator}: {_NEEDS[accelerator]} ({_first_line(exc)[:160]})"
+
+
+def _environment(dispatch: str | None, accelerator: str) -> Any:
+    """A LiteRT Environment carrying the NPU dispatch library folder, or ``None`` for the default."""
+    if not dispatch:
+        return None
+    if accelerator != "npu":
+        raise UsageError("an NPU dispatch library needs --accelerator npu")
+    from ai_edge_litert.environment import Environment
+
+    from edgeseg.runtime.delegates import dispatch_dir
+
+    folder = dispatch_dir(dispatch)
+    try:
+        return Environment.create(dispatch_library_path=folder)
+    except (RuntimeError, ValueError) as exc:
+        raise RuntimeBackendError(f"NPU dispatch library {dispatch}: LiteRT cannot use it ({_first_line(exc)})") \
+            from None
 
 
 def _quant_params(path: Path) -> dict[str, tuple[float, int]]:
