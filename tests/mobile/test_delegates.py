@@ -1,0 +1,111 @@
+"""External delegates, NPU dispatch and GPU through `edgeseg bench`: options parsed and passed, one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeseg.cli.main import main
+from edgeseg.errors import RuntimeBackendError, UsageError
+from edgeseg.runtime.delegates import dispatch_dir, load_external_delegate, parse_delegate_options
+
+FAST = ["--runs", "2", "--min-time", "0", "--warmup-time", "0", "--no-isolate"]
+
+
+def test_parse_delegate_options():
+    assert parse_delegate_options(["device=usb", " cache_dir = /tmp/x "]) == {"device": "usb", "cache_dir": "/tmp/x"}
+    assert parse_delegate_options(None) == {}
+    for bad in (["novalue"], ["=x"], ["a=1", "a=2"]):
+        with pytest.raises(UsageError):
+            parse_delegate_options(bad)
+
+
+def test_options_reach_the_loader(tmp_path):
+    lib = tmp_path / "libedgetpu.so.1"
+    lib.write_bytes(b"\x7fELF")
+    seen = {}
+    assert load_external_delegate(lib, {"device": "usb", "n": 2},
+                                  loader=lambda path, opts: seen.update(path=path, opts=opts) or "D") == "D"
+    assert seen == {"path": str(lib), "opts": {"device": "usb", "n": "2"}}
+
+
+def test_backend_passes_the_loaded_delegate(tiny_tflite, tmp_path, monkeypatch):
+    """The litert backend hands the loaded delegate to the Interpreter (a fake that takes nothing)."""
+    from edgeseg import runtime
+
+    lib = tmp_path / "libvendor_delegate.so"
+    lib.write_bytes(b"\x7fELF")
+    got = {}
+
+    def fake(path, options):
+        got.update(path=path, options=options)
+        raise ValueError("Failed to load delegate from libvendor_delegate.so")
+
+    monkeypatch.setattr("edgeseg.runtime.delegates._default_loader", fake)
+    with pytest.raises(RuntimeBackendError, match="cannot be loaded as a TFLite delegate"):
+        runtime.load(tiny_tflite, "litert", delegate=str(lib), delegate_options={"k": "v"})
+    assert got == {"path": str(lib), "options": {"k": "v"}}
+
+
+def _one_line_error(capsys) -> str:
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1
+    return err[0]
+
+
+def test_cli_missing_and_invalid_delegate(tiny_tflite, tmp_path, capsys):
+    assert main(["bench", str(tiny_tflite), "--delegate", str(tmp_path / "nope.so")] + FAST) == 2
+    assert "no such file" in _one_line_error(capsys)
+    bogus = tmp_path / "libbogus.so"
+    bogus.write_text("not a shared object")
+    assert main(["bench", str(tiny_tflite), "--delegate", str(bogus), "--delegate-option", "device=usb"] + FAST) == 2
+    assert "cannot be loaded as a TFLite delegate" in _one_line_error(capsys)
+    assert main(["bench", str(tiny_tflite), "--delegate-option", "device=usb"] + FAST) == 2
+    assert "needs --delegate" in _one_line_error(capsys)
+    assert main(["bench", str(tiny_tflite), "--delegate", str(bogus), "--delegate-option", "oops"] + FAST) == 2
+
+
+def test_cli_npu_dispatch(tiny_tflite, tmp_path, capsys):
+    assert main(["bench", str(tiny_tflite), "--npu-dispatch", str(tmp_path / "libLiteRtDispatch_X.so")] + FAST) == 2
+    assert "NPU dispatch library" in _one_line_error(capsys)
+    empty = tmp_path / "dispatch"
+    empty.mkdir()
+    with pytest.raises(RuntimeBackendError, match="holds no libLiteRtDispatch"):
+        dispatch_dir(empty)
+    lib = empty / "libLiteRtDispatch_Vendor.so"
+    lib.write_bytes(b"\x7fELF")
+    assert dispatch_dir(lib) == dispatch_dir(empty) == str(empty.resolve())
+
+
+def test_dispatch_reaches_the_environment(tiny_tflite, tmp_path, monkeypatch):
+    """--npu-dispatch becomes LiteRT's Environment(dispatch_library_path=<folder>) for CompiledModel."""
+    from edgeseg import runtime
+
+    lib = tmp_path / "libLiteRtDispatch_Vendor.so"
+    lib.write_bytes(b"\x7fELF")
+    seen = {}
+
+    def fake_create(**kw):
+        seen.update(kw)
+        raise RuntimeError("cannot load dispatch")
+
+    monkeypatch.setattr("ai_edge_litert.environment.Environment.create", staticmethod(fake_create))
+    with pytest.raises(RuntimeBackendError, match="LiteRT cannot use it"):
+        runtime.load(tiny_tflite, "litert-compiled", accelerator="npu", dispatch=str(lib))
+    assert seen == {"dispatch_library_path": str(tmp_path.resolve())}
+    with pytest.raises(UsageError, match="needs --accelerator npu"):
+        runtime.load(tiny_tflite, "litert-compiled", accelerator="gpu", dispatch=str(lib))
+
+
+def test_gpu_accelerator(tiny_tflite, capsys):
+    """With a GPU: result says whether the model was fully accelerated. Without: one line that says so."""
+    code = main(["bench", str(tiny_tflite), "--backend", "litert-compiled", "--accelerator", "gpu", "--json", "-"]
+                + FAST)
+    if code == 0:
+        import json
+
+        out = capsys.readouterr().out
+        ops = json.loads(out[out.index("{"):])["delegated_ops"]
+        assert ops["delegate"] == "GPU" and isinstance(ops["fully_accelerated"], bool)
+    else:
+        line = _one_line_error(capsys)
+        assert code == 2 and "--accelerator gpu: no usable GPU here" in line
