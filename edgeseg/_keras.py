@@ -12,8 +12,13 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
+from edgeseg.core.native_log import native_stderr  # noqa: E402
+
+# absl prints oneDNN/CUDA notices to fd 2 during import whatever TF_CPP_MIN_LOG_LEVEL says; they go to
+# logging (DEBUG) instead, so a CLI error stays one line.
+with native_stderr("tensorflow import"):
+    import tensorflow as tf  # noqa: E402
+    import tf_keras as keras  # noqa: E402
 
 __all__ = ["tf", "keras", "set_threads"]
 
