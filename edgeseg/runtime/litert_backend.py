@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeseg.core.native_log import native_stderr
 from edgeseg.errors import RuntimeBackendError, UsageError
 from edgeseg.runtime.base import Backend, TensorInfo
 from edgeseg.runtime.tflite_check import verify_tflite
@@ -59,10 +60,12 @@ class LiteRTInterpreterBackend(Backend):
             delegates.append(load_external_delegate(self.delegate, options.get("delegate_options")))
         elif options.get("delegate_options"):
             raise UsageError("delegate options need a delegate library (--delegate PATH.so)")
-        try:
-            self._it = Interpreter(model_path=str(self.path), num_threads=threads,
-                                   experimental_op_resolver_type=resolver, experimental_delegates=delegates or None)
-            self._it.allocate_tensors()
+        try:  # LiteRT logs INFO lines ("Created ... XNNPACK delegate") on fd 2: to logging instead
+            with native_stderr("litert"):
+                self._it = Interpreter(model_path=str(self.path), num_threads=threads,
+                                       experimental_op_resolver_type=resolver,
+                                       experimental_delegates=delegates or None)
+                self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise RuntimeBackendError(f"{self.path}: LiteRT cannot load the model ({_first_line(exc)})") from None
         ins, outs = self._it.get_input_details(), self._it.get_output_details()
