@@ -39,6 +39,35 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def check_output_dir(folder: str | os.PathLike[str]) -> None:
+    """Fail early, with one line, if files cannot be created in ``folder``; leave nothing behind.
+
+    Creates missing folders and a probe file, then removes what it created, so that a long job
+    (a conversion, a prediction run) does not discover an unusable output folder at the end.
+    Works for root too (permission bits do not stop root; a file in the path or /proc does).
+    """
+    folder = Path(folder) if str(folder) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise EdgesegError(f"output directory {folder} is a file")
+    created: list[Path] = []
+    probe = folder
+    while not probe.exists():
+        created.append(probe)
+        probe = probe.parent
+    try:
+        for d in reversed(created):
+            d.mkdir()
+        fd, tmp = tempfile.mkstemp(prefix=".edgeseg-probe.", suffix=".part", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise EdgesegError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    finally:
+        for d in created:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``target`` atomically."""
     with atomic_path(target) as tmp:
