@@ -45,12 +45,18 @@ def prepare_model(model: Any, input_size: tuple[int, int], head: str = "logits")
                           f"{input_size[0]}x{input_size[1]} (drop --input-size or rebuild the model)")
     channels = model.inputs[0].shape[-1] or 3
     inp = keras.Input(shape=(*input_size, channels), batch_size=1, name="image", dtype="float32")
-    y = model(inp)
+    try:
+        y = model(inp)
+    except (ValueError, tf.errors.InvalidArgumentError) as exc:  # e.g. a skip concat of 34x34 and 33x33
+        reason = " ".join(str(exc).split())[:160]
+        raise ExportError(f"the model cannot run at {input_size[0]}x{input_size[1]} (is the size a multiple of its "
+                          f"output stride?): {reason}") from None
     if isinstance(y, (list, tuple)):
         y = y[0]
     if tuple(y.shape[1:3]) != tuple(input_size):
         raise ExportError(f"model output is {y.shape[1]}x{y.shape[2]} for a {input_size[0]}x{input_size[1]} "
-                          "input; edgeseg models output logits at input resolution")
+                          "input; edgeseg models output logits at input resolution (is the size a multiple of the "
+                          "model's output stride?)")
     if head == "softmax":
         y = keras.layers.Softmax(axis=-1, name="probabilities")(y)
     elif head == "argmax":
