@@ -20,6 +20,8 @@ with native_stderr("tensorflow import"):
     import tensorflow as tf  # noqa: E402
     import tf_keras as keras  # noqa: E402
 
+    tf.config.list_physical_devices()  # platform probing logs (e.g. cuInit failing on CPU hosts) too
+
 __all__ = ["tf", "keras", "set_threads"]
 
 
