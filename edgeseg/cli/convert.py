@@ -83,6 +83,9 @@ def _parity(p: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``convert``."""
     from edgeseg.cli._common import spec_from_args
+    from edgeseg.cli._preflight import convert_inputs
+
+    convert_inputs(args, _targets(args))  # model file, flags, output folder, every frame: before TensorFlow
     from edgeseg.export.convert import failed, plan_conversion, run_plan
     from edgeseg.export.lint import lint_layers
 

@@ -59,7 +59,13 @@ def run_predict(args: argparse.Namespace) -> int:
     from edgeseg.bench.visual import save_mask_png, save_overlay_png
     from edgeseg.core.progress import track
 
+    from edgeseg.cli._preflight import check_threads, image_files
+    from edgeseg.core.fileio import check_output_dir
+
     images = _expand(args.images)
+    image_files(images)  # every input and the output folder checked before anything is written
+    check_output_dir(args.out)
+    check_threads(args.threads)
     be = runtime.load(args.artifact, args.backend, threads=args.threads)
     if be.manifest is not None:
         spec = be.manifest.spec
