@@ -51,7 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--schedule", choices=("poly", "cosine", "constant"), default="poly")
     t.add_argument("--warmup-epochs", type=float, default=0.0)
     t.add_argument("--seed", type=int, default=None, help="repeatable run (deterministic ops, same weights)")
-    t.add_argument("--jit", choices=("auto", "on", "off"), default="auto", help="XLA for the training step")
+    t.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
+                   help="XLA for the training step (auto: on GPUs, off on CPU where it is slower)")
+    t.add_argument("--steps-per-execution", type=int, default=None, metavar="N",
+                   help="training steps per graph call (default: adaptive, about 0.5 s per call)")
     t.add_argument("--threads", type=int, default=None, help="TensorFlow intra/inter-op threads")
     t.add_argument("--strategy", choices=("none", "mirrored", "multiworker"), default="none",
                    help="tf.distribute strategy (multiworker reads TF_CONFIG)")

@@ -121,19 +121,25 @@ def _warp(x: tf.Tensor, matrix: tf.Tensor, out_hw: tuple[int, int], fill: float,
         fill_value=tf.constant(fill, tf.float32), interpolation=interp, fill_mode="CONSTANT")[0]
 
 
-def photometric(image01: tf.Tensor, brightness: tf.Tensor, contrast: tf.Tensor) -> tf.Tensor:
-    """Contrast around the image's grey mean, then a brightness shift; clipped to [0, 1].
-
-    The same affine map is applied to all three channels, so hue order is preserved.
-    """
-    mean = tf.reduce_mean(image01)
-    return tf.clip_by_value((image01 - mean) * contrast + mean + brightness, 0.0, 1.0)
+def with_coverage(image: tf.Tensor) -> tf.Tensor:
+    """``HxWx3`` uint8 -> ``HxWx4`` uint8 with a constant 255 fourth channel (see :func:`augment_pair`)."""
+    return tf.concat([image, tf.fill(tf.concat([tf.shape(image)[:2], [1]], 0), tf.constant(255, tf.uint8))], -1)
 
 
 def augment_pair(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, *, out_hw: tuple[int, int],
                  base_hw: tuple[int, int] | None, aug: Augment, mean: tf.Tensor, std: tf.Tensor,
                  bgr: bool, void: int) -> tuple[tf.Tensor, tf.Tensor]:
     """Augment one ``HxWx3`` uint8 image and its ``HxW`` uint8 mask.
+
+    Only output pixels are computed: the uint8 frame (with a coverage channel of 255, which
+    callers may provide already as ``HxWx4`` to save a copy) is warped first, then the
+    photometric change and the normalisation run on the crop. Warping the coverage channel
+    with fill 0 gives each output pixel the fraction ``a`` of it that lies inside the frame; the
+    colour channels come out premultiplied by ``a`` (fill 0), so applying the affine colour maps
+    to ``(rgb, a)`` as ``c * rgb + a * offset`` and clipping to ``[0, a]`` equals jittering and
+    normalising the frame before the warp, with out-of-frame pixels exactly 0 (the mean colour).
+    Contrast pivots on the grey mean of the crop's in-frame pixels. Bilinear output is rounded
+    to uint8 (at most 0.5/255, far below the jitter).
 
     Args:
         out_hw: Output (crop) size.
@@ -147,17 +153,20 @@ def augment_pair(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, *, out_hw: 
     Returns:
         ``(out_h, out_w, 3)`` float32 normalised image and ``(out_h, out_w)`` uint8 mask.
     """
+    if image.shape[-1] != 4:
+        image = with_coverage(image)
     in_hw = tf.shape(image)[:2]
     base = tf.cast(in_hw if base_hw is None else tf.constant(base_hw), tf.float32)
     d = _draw(aug, seed, out_hw, base)
-    x = tf.cast(image, tf.float32) * (1.0 / 255.0)
+    m = affine_matrix(in_hw, base, out_hw, d)
+    w = tf.cast(_warp(image, m, out_hw, 0.0, "BILINEAR"), tf.float32) * (1.0 / 255.0)
+    rgb, a = w[..., :3], w[..., 3:]
     if aug.brightness > 0 or aug.contrast > 0:
-        x = photometric(x, d.brightness, d.contrast)
-    x = (x - mean) / std
+        grey = tf.math.divide_no_nan(tf.reduce_sum(rgb), 3.0 * tf.reduce_sum(a))  # mean over in-frame pixels
+        rgb = tf.clip_by_value(rgb * d.contrast + a * (grey * (1.0 - d.contrast) + d.brightness), 0.0, a)
+    x = (rgb - a * mean) / std
     if bgr:
         x = x[..., ::-1]
-    m = affine_matrix(in_hw, base, out_hw, d)
-    x = _warp(x, m, out_hw, 0.0, "BILINEAR")
     y = _warp(tf.cast(mask, tf.uint8)[..., None], m, out_hw, float(void), "NEAREST")[..., 0]
     x.set_shape((out_hw[0], out_hw[1], 3))
     y.set_shape(out_hw)

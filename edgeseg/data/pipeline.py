@@ -128,24 +128,28 @@ class FrameCache:
 
     def flat_tensors(self) -> dict[str, tf.Tensor]:
         """All frames as flat uint8 tensors plus offsets and shapes (built once), for random access
-        from inside tf.data functions: ``frame(i)`` slices frame ``i`` out without copying the set."""
+        from inside tf.data functions: ``frame(i)`` slices frame ``i`` out without copying the set.
+        Images are stored RGBA with A = 255 (the coverage channel :func:`augment_pair` warps)."""
         if getattr(self, "_flat", None) is None:
             shapes = np.array([im.shape[:2] for im in self.images], np.int64)
             sizes = shapes[:, 0] * shapes[:, 1]
             off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            rgba = np.full((int(sizes.sum()), 4), 255, np.uint8)
+            for im, o, n in zip(self.images, off, sizes):
+                rgba[o:o + n, :3] = im.reshape(-1, 3)
             self._flat = {
-                "images": tf.constant(np.concatenate([im.reshape(-1) for im in self.images])),
+                "images": tf.constant(rgba.reshape(-1)),
                 "masks": tf.constant(np.concatenate([m.reshape(-1) for m in self.masks])),
                 "offsets": tf.constant(off), "shapes": tf.constant(shapes),
             }
         return self._flat
 
     def frame(self, i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """``(image, mask)`` of frame ``i`` (a scalar tensor), usable inside tf.data functions."""
+        """``(image HxWx4 RGBA, mask)`` of frame ``i`` (a scalar tensor), usable inside tf.data functions."""
         t = self.flat_tensors()
         h, w = t["shapes"][i][0], t["shapes"][i][1]
         o = t["offsets"][i]
-        image = tf.reshape(t["images"][3 * o:3 * (o + h * w)], tf.stack([h, w, 3]))
+        image = tf.reshape(t["images"][4 * o:4 * (o + h * w)], tf.stack([h, w, 4]))
         mask = tf.reshape(t["masks"][o:o + h * w], tf.stack([h, w]))
         return image, mask
 

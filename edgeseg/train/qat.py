@@ -16,20 +16,42 @@ def _tfmot():
     return tfmot
 
 
+_FOLDABLE = ("Conv2D", "DepthwiseConv2D")
+
+
+def _bn_follows_conv(layer: keras.layers.Layer) -> bool:
+    """Whether a BatchNormalization reads one linear Conv2D/DepthwiseConv2D (tfmot folds that pair)."""
+    inbound = [n.inbound_layers for n in layer.inbound_nodes]
+    if len(inbound) != 1 or isinstance(inbound[0], list):
+        return False
+    prev = inbound[0]
+    return (type(prev).__name__ in _FOLDABLE and prev.get_config().get("activation") == "linear"
+            and len(prev.outbound_nodes) == 1)
+
+
 def quantize_for_training(model: keras.Model) -> tuple[keras.Model, list[str]]:
     """A QAT copy of ``model`` (weights kept) and the names of layers left in float.
 
-    Layers tfmot's default 8-bit registry supports are annotated as is; PReLU gets a config that
-    quantises its ``alpha`` and output; anything else is left unquantised and listed.
+    Layers tfmot's default 8-bit registry supports are annotated as is. BatchNormalization is
+    not in that registry: one that directly follows a linear Conv2D/DepthwiseConv2D is annotated
+    without a config, so tfmot's Conv+BN(+ReLU) transforms take the pair (no fake-quant between
+    conv and BN; the converter folds BN into the conv); any other BN (after a transposed conv, a
+    concatenation, ...) gets output quantisation. PReLU gets a config that quantises its
+    ``alpha`` and output. Anything else is left unquantised and listed.
     """
     tfmot = _tfmot()
     qk = tfmot.quantization.keras
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_configs as cfg_mod,
+    )
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_registry as reg_mod,
     )
 
     registry = reg_mod.Default8BitQuantizeRegistry()
     skipped: list[str] = []
+    folded = {layer.name for layer in model.layers
+              if isinstance(layer, keras.layers.BatchNormalization) and _bn_follows_conv(layer)}
 
     def annotate(layer: keras.layers.Layer) -> keras.layers.Layer:
         if isinstance(layer, keras.layers.InputLayer):
@@ -37,6 +59,10 @@ def quantize_for_training(model: keras.Model) -> tuple[keras.Model, list[str]]:
         if isinstance(layer, keras.layers.PReLU):
             cfg = reg_mod.Default8BitQuantizeConfig(["alpha"], [], True)
             return qk.quantize_annotate_layer(layer, quantize_config=cfg)
+        if isinstance(layer, keras.layers.BatchNormalization):
+            if layer.name in folded:
+                return qk.quantize_annotate_layer(layer)
+            return qk.quantize_annotate_layer(layer, quantize_config=cfg_mod.Default8BitOutputQuantizeConfig())
         if registry.supports(layer):
             return qk.quantize_annotate_layer(layer)
         skipped.append(f"{layer.name} ({type(layer).__name__})")

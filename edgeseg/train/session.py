@@ -142,7 +142,8 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
     optim = OptimConfig(args.optimizer, lr, args.momentum, args.weight_decay, args.schedule,
                         int(round(args.warmup_epochs * steps)))
     jit = {"auto": None, "on": True, "off": False}[args.jit]
-    cfg = TrainConfig(epochs, args.batch_size, args.loss, weights, optim, args.seed or 0, jit, args.steps_per_epoch)
+    cfg = TrainConfig(epochs, args.batch_size, args.loss, weights, optim, args.seed or 0, jit, args.steps_per_epoch,
+                      steps_per_execution=getattr(args, "steps_per_execution", None))
     stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "handler"}
     started = time.perf_counter()
 
