@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
@@ -16,6 +18,26 @@ from edgeseg.core.spec import Spec
 from edgeseg.errors import DataError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: Threads decoding + resizing frames (PIL decoding and numpy release the GIL) and frames read ahead.
+READ_THREADS = 2
+READ_AHEAD = 8
+
+
+def prefetched(fn: Callable[[int], T], n: int, threads: int = READ_THREADS, ahead: int = READ_AHEAD) -> Iterator[T]:
+    """``fn(0), ..., fn(n - 1)`` in order, computed by a thread pool at most ``ahead`` items early."""
+    if n <= 1 or threads <= 1:
+        yield from (fn(i) for i in range(n))
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="edgeseg-read") as pool:
+        pending: deque = deque()
+        for i in range(n):
+            pending.append(pool.submit(fn, i))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 NO_CALIBRATION_HELP = ("give calibration images with --calib-data DATASET (a folder of images, images/ + masks/, "
                        "or a SegNet-layout dataset); they are read as in training")
@@ -51,17 +73,19 @@ class CalibrationSet:
         return preprocess(image, self.spec, self.input_size)[None]  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for i in range(len(self)):
-            yield self.frame(i)
+        return prefetched(self.frame, len(self))
+
+    def pair(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(frame, labels)`` of the ``i``-th selected sample; labels ``None`` without a mask."""
+        j = self.indices[i]
+        image, mask = self.dataset.read(j) if self.dataset.samples[j].mask is not None else \
+            (self.dataset.read_image(j), None)
+        x = preprocess(image, self.spec, self.input_size)[None]  # type: ignore[arg-type]
+        return x, None if mask is None else resize_nearest(mask, self.input_size)  # type: ignore[arg-type]
 
     def pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        """``(frame, labels)``; labels ``None`` without masks."""
-        for i in range(len(self)):
-            j = self.indices[i]
-            image, mask = self.dataset.read(j) if self.dataset.samples[j].mask is not None else \
-                (self.dataset.read_image(j), None)
-            x = preprocess(image, self.spec, self.input_size)[None]  # type: ignore[arg-type]
-            yield x, None if mask is None else resize_nearest(mask, self.input_size)  # type: ignore[arg-type]
+        """``(frame, labels)`` in order (read ahead by a thread pool); labels ``None`` without masks."""
+        return prefetched(self.pair, len(self))
 
     def subset(self, count: int) -> "CalibrationSet":
         """A set over the same dataset with at most ``count`` frames."""

@@ -118,7 +118,8 @@ def run_plan(plan: ConversionPlan, out_dir: str | os.PathLike[str] | None = None
     if plan.verification is not None:
         if on_step:
             on_step(f"verifying on {len(plan.verification)} images")
-        parity = verify_artifacts(plan.prepared, [(i.path, e) for e, i in written], plan.verification.pairs(),
+        reference = prepare_model(plan.model, plan.ctx.input_size, plan.ctx.head, batch_size=None)
+        parity = verify_artifacts(reference, [(i.path, e) for e, i in written], plan.verification.pairs(),
                                   plan.ctx.spec, with_labels=plan.verification.has_masks, threads=threads,
                                   source=plan.verification.source)
     else:

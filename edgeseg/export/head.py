@@ -28,8 +28,12 @@ def num_classes_of(model: Any) -> int:
     return int(shape[-1])
 
 
-def prepare_model(model: Any, input_size: tuple[int, int], head: str = "logits") -> Any:
+def prepare_model(model: Any, input_size: tuple[int, int], head: str = "logits", *,
+                  batch_size: int | None = 1) -> Any:
     """A new functional model: fixed ``(1, H, W, 3)`` input named ``image``, ``model`` inside, then the head.
+
+    ``batch_size=None`` gives the same graph (shared weights) with a free batch dimension: the
+    batched Keras reference of verification.
 
     ``logits`` keeps the output, ``softmax`` adds a :class:`keras.layers.Softmax`, ``argmax`` adds an
     in-graph argmax cast to uint8 (a class map). No Lambda layer is used; the result is never saved
@@ -44,7 +48,7 @@ def prepare_model(model: Any, input_size: tuple[int, int], head: str = "logits")
         raise ExportError(f"the model has a fixed input of {own[0]}x{own[1]}; it cannot be exported at "
                           f"{input_size[0]}x{input_size[1]} (drop --input-size or rebuild the model)")
     channels = model.inputs[0].shape[-1] or 3
-    inp = keras.Input(shape=(*input_size, channels), batch_size=1, name="image", dtype="float32")
+    inp = keras.Input(shape=(*input_size, channels), batch_size=batch_size, name="image", dtype="float32")
     try:
         y = model(inp)
     except (ValueError, tf.errors.InvalidArgumentError) as exc:  # e.g. a skip concat of 34x34 and 33x33

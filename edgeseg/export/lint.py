@@ -114,15 +114,15 @@ def lint_model(model: Any, input_size: tuple[int, int] | None = None) -> dict[st
     """Layer lint plus an fp32 TFLite conversion: ops, non-builtins, GPU gaps, XNNPACK fallback."""
     from edgeseg import runtime
     from edgeseg.core.fileio import write_bytes_atomic
-    from edgeseg._keras import tf
     from edgeseg.export.head import prepare_model, static_input_size
+    from edgeseg.export.tflite import converter_for
     from edgeseg.export.tflite_graph import op_counts
 
     findings = lint_layers(model)
     size = input_size or static_input_size(model) or (256, 256)
     prepared = prepare_model(model, size, "logits")
     try:
-        buf = tf.lite.TFLiteConverter.from_keras_model(prepared).convert()
+        buf = converter_for(prepared).convert()
     except Exception as exc:  # conversion failure is itself the finding
         findings.append(Finding("error", model.name, f"fp32 TFLite conversion fails: {str(exc).splitlines()[0]}",
                                 "run `edgeseg lint -v` and replace the layer named in the converter error"))

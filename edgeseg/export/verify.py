@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -13,6 +14,11 @@ from edgeseg.core.spec import Spec
 from edgeseg.export.base import Exporter
 
 log = logging.getLogger(__name__)
+
+#: Frames per Keras reference call (one ``tf.function`` trace, batched matmuls).
+REF_BATCH = 4
+#: Engine threads of the artifact runs when none are given (XNNPACK; ORT intra-op).
+DEFAULT_THREADS = 2
 
 
 class _Tally:
@@ -45,18 +51,49 @@ def _labels_of(y: np.ndarray) -> np.ndarray:
     return np.argmax(y, axis=-1) if y.ndim == 4 else y
 
 
+class _Reference:
+    """The Keras model as one traced ``tf.function`` called on ``batch`` frames at a time."""
+
+    def __init__(self, keras_model: Any) -> None:
+        from edgeseg._keras import tf
+
+        fixed = keras_model.inputs[0].shape[0]
+        self.batch = 1 if fixed == 1 else REF_BATCH
+        self._fn = tf.function(lambda x: keras_model(x, training=False), reduce_retracing=True)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._fn(x))
+
+
+def keras_reference(keras_model: Any) -> _Reference:
+    """Batched, traced Keras inference (the parity reference)."""
+    return _Reference(keras_model)
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], frames: Iterable[tuple[np.ndarray,
                      np.ndarray | None]], spec: Spec, *, with_labels: bool, threads: int | None = None,
                      source: str = "") -> list[dict[str, Any]]:
     """Run Keras and every artifact on the same frames; one parity dict per artifact.
 
     Args:
-        keras_model: The prepared (static-shape, head-applied) Keras model the artifacts came from.
+        keras_model: The prepared (head-applied) Keras model the artifacts came from; with a free batch
+            dimension (``prepare_model(..., batch_size=None)``) it runs :data:`REF_BATCH` frames a call.
         artifacts: ``(path, exporter)`` pairs; the exporter gives the expectation (``min_agreement``).
         frames: ``(preprocessed (1,H,W,3) frame, label map or None)`` pairs.
         spec: Classes and void index for mIoU.
         with_labels: Whether to score mIoU of Keras and each artifact against the label maps.
-        threads: Engine threads.
+        threads: Engine threads (default :data:`DEFAULT_THREADS`).
         source: Where the frames came from (reported).
 
     Returns:
@@ -65,20 +102,23 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
     """
     from edgeseg import runtime
 
+    threads = threads or min(DEFAULT_THREADS, os.cpu_count() or 1)
+    reference = keras_reference(keras_model)
     backends = [runtime.load(path, threads=threads) for path, _ in artifacts]
     tallies = [_Tally(spec, with_labels) for _ in artifacts]
     keras_cm = ConfusionMatrix(spec.num_classes, spec.void_index) if with_labels else None
     count = 0
     try:
-        for x, labels in frames:
-            ref = np.asarray(keras_model(x, training=False))
-            ref = ref.astype(np.float32) if ref.ndim == 4 else ref
-            ref_labels = _labels_of(ref)
-            if keras_cm is not None and labels is not None:
-                keras_cm.update(labels, ref_labels[0])
-            for be, tally in zip(backends, tallies):
-                tally.add(ref, np.asarray(be.run(x)), ref_labels, labels)
-            count += 1
+        for batch in _batches(frames, reference.batch):
+            refs = reference(np.concatenate([x for x, _ in batch]))
+            for (x, labels), ref in zip(batch, refs):
+                ref = ref[None].astype(np.float32) if ref.ndim == 3 else ref[None]
+                ref_labels = _labels_of(ref)
+                if keras_cm is not None and labels is not None:
+                    keras_cm.update(labels, ref_labels[0])
+                for be, tally in zip(backends, tallies):
+                    tally.add(ref, np.asarray(be.run(x)), ref_labels, labels)
+                count += 1
     finally:
         for be in backends:
             be.close()
