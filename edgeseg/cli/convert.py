@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from edgeseg.cli._common import add_spec_args, print_json
@@ -94,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
                            calib_method=args.calib_method, input_size=args.input_size, io=args.io, head=args.head,
                            verify_data=args.verify_data, spec=spec, trust_model=args.trust_model)
     err = sys.stderr
+    start = time.perf_counter()
+
+    def step(msg: str) -> None:
+        err.write(f"[{time.perf_counter() - start:6.1f}s] {msg}\n")
+
     h, w = plan.ctx.input_size
     err.write(f"model {args.model}: input 1x{h}x{w}x3, {plan.ctx.spec.num_classes} classes, head {args.head}\n")
     if not args.no_lint:
@@ -102,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if plan.calibration is not None:
         err.write(f"calibration: {len(plan.calibration)} images from {plan.calibration.source}\n")
     check_guard_args(plan, _targets(args), args)
-    results = run_plan(plan, args.out, threads=args.threads, on_step=lambda s: err.write(s + "\n"))
+    results = run_plan(plan, args.out, threads=args.threads, on_step=step)
+    step("done")
     guards = run_guard(plan, results, args, err) if args.max_miou_drop is not None else []
     if args.json:
         print_json({"artifacts": results})

@@ -6,7 +6,7 @@ statistics are only the running minimum and maximum of every float tensor, so th
 by any engine that exposes the tensors. :func:`fast_minmax_calibration` lets the converter calibrate
 on the first frame (which decides *which* tensors carry statistics and produces the annotated
 model), then runs every frame through a copy of that model whose graph outputs are all those
-tensors, on XNNPACK with ``threads`` threads (about 0.07 s of CPU per frame), and writes the
+tensors, on XNNPACK with ``threads`` threads (0.07 s of CPU per frame + 0.02 s for the min/max), and writes the
 minimum/maximum over all frames into the annotated model before the converter quantises it. The
 quantiser, the I/O types and everything else stay TensorFlow's own.
 
@@ -78,8 +78,9 @@ def collect_minmax(model: bytes, frames: Iterable[list[np.ndarray]], threads: in
         it.invoke()
         for idx in out_index:
             if idx in lo:
-                y = it.get_tensor(idx)
+                y = it.tensor(idx)()  # a view, no copy (dropped before the next invoke)
                 lo[idx], hi[idx] = min(lo[idx], float(y.min())), max(hi[idx], float(y.max()))
+                del y
         count += 1
     log.info("calibrated %d tensors on %d frames (XNNPACK, %d threads)", len(lo), count, threads)
     return {i: (lo[i], hi[i]) for i in lo if np.isfinite(lo[i])}

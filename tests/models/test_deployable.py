@@ -11,15 +11,17 @@ import pytest
 from edgeseg.core.presets import CAMVID
 from edgeseg.models.registry import get_info, input_multiple, list_models, round_up_size
 
-#: Small widths per architecture (keeps conversion fast); unknown archs get defaults.
+#: Small widths per architecture (keeps conversion fast) that still build every op type of it;
+#: unknown archs get defaults. Every key must be a real option (checked below: a misspelt key was
+#: silently dropped once, and SegNet/PSPNet/FCN-8s were converted at full width).
 SMALL = {
     "unet": {"depth": 2, "base_width": 8},
     "enet": {"width": 0.25, "activation": "relu", "unpool": "bilinear"},
     "linknet": {"base_width": 8, "blocks": (1, 1, 1, 1)},
     "deeplabv3plus": {"width": 0.25, "aspp_filters": 16, "decoder_filters": 16, "low_level_filters": 8},
-    "pspnet": {"width": 0.25},
-    "fcn8s": {"width": 0.25},
-    "segnet": {"width": 0.25},
+    "pspnet": {"base_width": 8, "blocks": (1, 1, 1, 1)},
+    "fcn8s": {"base_width": 8, "fc_filters": 16},
+    "segnet": {"base_width": 8},
 }
 #: Architectures whose int8 graph XNNPACK must take completely (ENet: ReLU + bilinear unpooling; with
 #: PReLU or nearest unpooling XNNPACK leaves PRELU / RESIZE_NEAREST_NEIGHBOR to the builtin kernels).
@@ -27,8 +29,12 @@ FULLY_DELEGATED_INT8 = {"unet", "enet", "linknet"}
 
 
 def _options(name: str) -> dict:
-    known = get_info(name).default_options
-    return {k: v for k, v in SMALL.get(name, {}).items() if k in known}
+    return dict(SMALL.get(name, {}))
+
+
+def test_small_options_are_real_options():
+    for name, opts in SMALL.items():
+        assert set(opts) <= set(get_info(name).default_options), name
 
 
 @pytest.fixture(scope="module")
