@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
     convert_inputs(args, _targets(args))  # model file, flags, output folder, every frame: before TensorFlow
     from edgeseg.export.convert import failed, plan_conversion, run_plan
-    from edgeseg.export.lint import lint_layers
+    from edgeseg.export.lint import describe_group, group_findings, lint_layers
 
     spec = spec_from_args(args) if (args.spec is not None or args.preset is not None) else None
     plan = plan_conversion(args.model, _targets(args), calib=args.calib_data, calib_count=args.calib_count,
@@ -103,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
     h, w = plan.ctx.input_size
     err.write(f"model {args.model}: input 1x{h}x{w}x3, {plan.ctx.spec.num_classes} classes, head {args.head}\n")
     if not args.no_lint:
-        for f in lint_layers(plan.model):
-            err.write(f"lint {f.severity}: {f.layer}: {f.issue} -> {f.fix}\n")
+        for g in group_findings(lint_layers(plan.model)):
+            err.write(f"lint {g['severity']}: {describe_group(g)}\n")
     if plan.calibration is not None:
         err.write(f"calibration: {len(plan.calibration)} images from {plan.calibration.source}\n")
     check_guard_args(plan, _targets(args), args)

@@ -19,10 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+def _layers(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``lint``: exit 1 when an error-level finding exists."""
     from edgeseg.core.spec import parse_size
-    from edgeseg.export.lint import lint_model
+    from edgeseg.export.lint import Finding, group_findings, lint_model
     from edgeseg.export.safety import load_keras_model
 
     model = load_keras_model(args.model, trust_model=args.trust_model)
@@ -38,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if x:
         print(f"XNNPACK (fp32): {x.get('delegated')}/{x.get('total')} nodes delegated")
     if report["findings"]:
-        print(format_table(["severity", "layer/op", "issue", "fix"],
-                           [[f["severity"], f["layer"], f["issue"], f["fix"]] for f in report["findings"]]))
+        groups = group_findings([Finding(**f) for f in report["findings"]])
+        rows = [[g["severity"], g["count"], _layers(g["layers"]), g["issue"], g["fix"]] for g in groups]
+        print(format_table(["severity", "n", "layers/ops", "issue", "fix"], rows))
     else:
         print("no findings")
     return 1 if errors else 0

@@ -22,14 +22,20 @@ GPU_SUPPORTED = frozenset({
     "QUANTIZE", "DEQUANTIZE", "LEAKY_RELU", "ELU", "PADV2", "MIRROR_PAD",
 })
 
-#: Known XNNPACK gaps for quantised (int8) graphs, each confirmed by converting a one-layer model and
-#: reading which nodes XNNPACK left to the builtin kernels (see tests/models/test_deployable.py).
+#: Known XNNPACK gaps for quantised (int8) graphs, each measured by converting a model to int8 and
+#: counting the nodes XNNPACK leaves to the builtin kernels with the runtime's ``delegated_ops()``
+#: (ai-edge-litert 2.3, TF 2.21; tests/export/test_lint.py::test_prelu_int8_gap_is_real re-measures it):
+#: - PReLU: a Conv -> PReLU -> Conv model (32x32) in int8: the 1 PRELU node falls back, the graph is cut
+#:   into 2 XNNPACK partitions (fp32: all nodes delegated). ENet (prelu, 360x480) int8: see docs/convert.md.
+#: - nearest resize: ENet with nearest unpooling in int8 left RESIZE_NEAREST_NEIGHBOR to the builtin kernels.
 XNNPACK_INT8_GAPS = {
-    "PReLU": "XNNPACK takes PRELU only in fp32; in int8 it runs on the slower builtin kernel - use ReLU",
+    "PReLU": "XNNPACK takes PRELU only in fp32 (int8 PRELU runs on the builtin kernel and splits the "
+             "XNNPACK graph) -> use ReLU (ENet: --model-option activation=relu)",
     "nearest": "XNNPACK leaves int8 RESIZE_NEAREST_NEIGHBOR (and ops isolated around it) to the builtin "
-               "kernels (measured on ENet's nearest unpooling) - use bilinear interpolation",
+               "kernels (measured on ENet's nearest unpooling) -> use bilinear interpolation",
 }
-
+#: Layer names shown per grouped finding before "...".
+SHOWN_LAYERS = 3
 
 @dataclass(frozen=True)
 class Finding:
@@ -43,6 +49,28 @@ class Finding:
     def to_dict(self) -> dict[str, str]:
         """JSON-ready dict."""
         return asdict(self)
+
+
+def group_findings(findings: list[Finding]) -> list[dict[str, Any]]:
+    """Findings of the same rule (severity, issue, fix) merged: one entry with the count and the layers.
+
+    Returns:
+        Dicts ``severity, issue, fix, count, layers`` in first-seen order.
+    """
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for f in findings:
+        g = groups.setdefault((f.severity, f.issue, f.fix), {"severity": f.severity, "issue": f.issue,
+                                                               "fix": f.fix, "count": 0, "layers": []})
+        g["count"] += 1
+        g["layers"].append(f.layer)
+    return list(groups.values())
+
+
+def describe_group(g: dict[str, Any], shown: int = SHOWN_LAYERS) -> str:
+    """One line: ``PReLU in int8 (31 layers: a, b, c, ...): why -> fix``."""
+    names = ", ".join(g["layers"][:shown]) + (", ..." if g["count"] > shown else "")
+    where = f"{g['count']} layers: {names}" if g["count"] > 1 else names
+    return f"{g['issue']} ({where}): {g['fix']}"
 
 
 def _inbound_count(layer: Any) -> int:
