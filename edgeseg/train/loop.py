@@ -148,6 +148,7 @@ class Trainer:
             self.jit = False
         self._chunk = cfg.steps_per_execution or 1
         self._step_time: float | None = None
+        self._calls = 0
         self._step_fn, self._multi_fn = self._make_steps(self.jit is not False)
 
     # -- steps ---------------------------------------------------------------------------------
@@ -202,11 +203,10 @@ class Trainer:
         t = time.perf_counter()
         total = float(self._multi_fn(it, tf.constant(n, tf.int32)))
         per_step = (time.perf_counter() - t) / n
-        if self.cfg.steps_per_execution is None:
-            first = self._step_time is None  # the first call traces the graph: too slow to trust
-            self._step_time = per_step if first else 0.7 * self._step_time + 0.3 * per_step
-            if not first:
-                self._chunk = max(1, min(MAX_STEPS_PER_CALL, int(CALL_SECONDS / max(self._step_time, 1e-6))))
+        self._calls += 1
+        if self.cfg.steps_per_execution is None and self._calls > 1:  # the first call traces the graph
+            self._step_time = per_step if self._step_time is None else 0.7 * self._step_time + 0.3 * per_step
+            self._chunk = max(1, min(MAX_STEPS_PER_CALL, int(CALL_SECONDS / max(self._step_time, 1e-6))))
         return total
 
     def train_steps(self, it: Any, steps: int, on_chunk: Callable[[int, float], None] | None = None) -> float:
