@@ -139,7 +139,11 @@ class Trainer:
             raise UsageError(f"batch size {cfg.batch_size} is larger than the {len(train)} training images")
         self.steps = min(full, cfg.steps_per_epoch) if cfg.steps_per_epoch else full
         with self.strategy.scope():
-            self.model = model_fn()
+            # ``eval_model`` runs at the full input size (validation, saved files); ``model`` is the
+            # same network rebuilt at the crop size when training on crops. Weights are copied
+            # from ``model`` to ``eval_model`` before every validation and save (see ``_sync``).
+            self.eval_model = model_fn()
+            self.model = self._train_model(self.eval_model, pipe.crop)
             self.optimizer, self.schedule = make_optimizer(cfg.optim, self.steps * cfg.epochs)
             self.optimizer.build(self.model.trainable_variables)
         self.loss_fn = make_loss(cfg.loss, ignore_index(spec), cfg.class_weights)
@@ -150,6 +154,23 @@ class Trainer:
         self._step_time: float | None = None
         self._calls = 0
         self._step_fn, self._multi_fn = self._make_steps(self.jit is not False)
+
+    @staticmethod
+    def _train_model(model: keras.Model, crop: tuple[int, int] | None) -> keras.Model:
+        if crop is None or tuple(model.input_shape[1:3]) == tuple(crop):
+            return model
+        from edgeseg.models.reshape import with_input_size
+
+        try:
+            return with_input_size(model, crop)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"cannot train this model on {crop[0]}x{crop[1]} crops ({exc}); "
+                             "train without --crop") from None
+
+    def _sync(self) -> None:
+        """Copy the trained weights into the full-size model (a no-op without crops)."""
+        if self.eval_model is not self.model:
+            self.eval_model.set_weights(self.model.get_weights())
 
     # -- steps ---------------------------------------------------------------------------------
     def _make_steps(self, jit: bool) -> tuple[Callable, Callable]:
@@ -249,13 +270,14 @@ class Trainer:
             start, summary, rows = self._restore()
         t0 = time.perf_counter() - summary.wall_seconds
         val_ds = eval_dataset(self.val, self.pipe, self.cfg.val_batch_size) if self.val is not None else None
-        predict = make_predict_fn(self.model, self.pipe.fit)
+        predict = make_predict_fn(self.eval_model, self.pipe.fit)
         it = self.batches(start) if start < self.cfg.epochs else None
         try:
             for epoch in range(start, self.cfg.epochs):
                 rec = self._epoch(epoch, it)
+                self._sync()
                 if val_ds is not None:
-                    rec.val = evaluate(self.model, val_ds, self.spec, self.pipe.fit, predict)
+                    rec.val = evaluate(self.eval_model, val_ds, self.spec, self.pipe.fit, predict)
                 score = rec.val.miou if rec.val is not None else -rec.loss
                 best_so_far = summary.best_miou if val_ds is not None else -summary.best_miou
                 summary.records.append(rec)
@@ -274,6 +296,7 @@ class Trainer:
         except KeyboardInterrupt:
             summary.interrupted = True
             summary.wall_seconds = time.perf_counter() - t0
+            self._sync()
             self._checkpoint(summary.epochs_done, summary, rows)
         return summary
 
@@ -298,12 +321,12 @@ class Trainer:
         if self.out is None:
             return
         if self.chief:
-            outputs.save_model(self.model, self.out / name)
+            outputs.save_model(self.eval_model, self.out / name)
         else:  # multi-worker saving is collective: every worker saves, non-chiefs to a throw-away place
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                outputs.save_model(self.model, Path(tmp) / name)
+                outputs.save_model(self.eval_model, Path(tmp) / name)
 
     def _checkpoint(self, next_epoch: int, summary: Summary, rows: list[dict[str, Any]]) -> None:
         if self.out is None:
