@@ -109,15 +109,19 @@ class Backend(abc.ABC):
         """Per-op timings ``[{"op", "type", "ms"}]`` (mean over ``runs``), or ``None`` if unsupported."""
         return None
 
-    @property
-    @abc.abstractmethod
-    def input(self) -> TensorInfo:
-        """The image input."""
+    #: Set by each backend's constructor once the engine has loaded the model.
+    _input_info: TensorInfo
+    _output_info: TensorInfo
 
     @property
-    @abc.abstractmethod
+    def input(self) -> TensorInfo:
+        """The image input."""
+        return self._input_info
+
+    @property
     def output(self) -> TensorInfo:
         """The logits / class-map output."""
+        return self._output_info
 
     def run_raw(self, x: np.ndarray) -> np.ndarray:
         """Invoke once on an array of the input's dtype and shape; return the raw output."""

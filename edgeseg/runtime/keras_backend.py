@@ -56,14 +56,6 @@ class KerasBackend(Backend):
         except metadata.PackageNotFoundError:
             return None
 
-    @property
-    def input(self) -> TensorInfo:
-        return self._input_info
-
-    @property
-    def output(self) -> TensorInfo:
-        return self._output_info
-
     def set_input(self, x: np.ndarray) -> None:
         self._x = self._tf.constant(x)
 

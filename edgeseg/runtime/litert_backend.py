@@ -80,14 +80,6 @@ class LiteRTInterpreterBackend(Backend):
     def engine_version(cls) -> str | None:
         return litert_version()
 
-    @property
-    def input(self) -> TensorInfo:
-        return self._input_info
-
-    @property
-    def output(self) -> TensorInfo:
-        return self._output_info
-
     def set_input(self, x: np.ndarray) -> None:
         self._it.set_tensor(self._in["index"], x)
 

@@ -74,14 +74,6 @@ class LiteRTCompiledBackend(Backend):
     def engine_version(cls) -> str | None:
         return litert_version()
 
-    @property
-    def input(self) -> TensorInfo:
-        return self._input_info
-
-    @property
-    def output(self) -> TensorInfo:
-        return self._output_info
-
     def set_input(self, x: np.ndarray) -> None:
         self._in_buf[0].write(np.ascontiguousarray(x))
 

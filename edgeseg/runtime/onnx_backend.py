@@ -95,14 +95,6 @@ class OnnxRuntimeBackend(Backend):
             except metadata.PackageNotFoundError:
                 return None
 
-    @property
-    def input(self) -> TensorInfo:
-        return self._input_info
-
-    @property
-    def output(self) -> TensorInfo:
-        return self._output_info
-
     def set_input(self, x: np.ndarray) -> None:
         self._x = np.ascontiguousarray(x)  # keep alive: the binding points at its memory
         self._binding.bind_cpu_input(self._in_name, self._x)
