@@ -17,6 +17,9 @@ TARGET_FLAGS = {
     "onnx": "onnx", "onnx_fp16": "onnx-fp16", "onnx_int8": "onnx-int8",
 }
 
+#: Targets that write .tflite files (MediaPipe can load them).
+TFLITE_TARGETS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``convert``."""
@@ -41,7 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("graph")
     o.add_argument("--input-size", default=None, metavar="HxW", help="static input size (default: manifest)")
     o.add_argument("--io", default="float", choices=("float", "uint8", "int8"),
-                   help="I/O type of the full-integer TFLite model (default float)")
+                   help="I/O type of the full-integer TFLite model (default float; uint8 implies --pixels)")
+    o.add_argument("--pixels", action="store_true",
+                   help="graph takes raw RGB pixels 0..255; normalisation is done inside the model "
+                        "(what MediaPipe needs for per-channel mean/std)")
     o.add_argument("--head", default="logits", choices=("logits", "softmax", "argmax"),
                    help="output head built into the graph (argmax: uint8 class map)")
     add_spec_args(p)
@@ -88,12 +94,14 @@ def run(args: argparse.Namespace) -> int:
 
     convert_inputs(args, _targets(args))  # model file, flags, output folder, every frame: before TensorFlow
     from edgeseg.export.convert import failed, plan_conversion, run_plan
+    from edgeseg.export.head import is_per_channel
     from edgeseg.export.lint import describe_group, group_findings, lint_layers
 
     spec = spec_from_args(args) if (args.spec is not None or args.preset is not None) else None
     plan = plan_conversion(args.model, _targets(args), calib=args.calib_data, calib_count=args.calib_count,
                            calib_method=args.calib_method, input_size=args.input_size, io=args.io, head=args.head,
-                           verify_data=args.verify_data, spec=spec, trust_model=args.trust_model)
+                           verify_data=args.verify_data, spec=spec, trust_model=args.trust_model,
+                           pixels=args.pixels)
     err = sys.stderr
     start = time.perf_counter()
 
@@ -105,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_lint:
         for g in group_findings(lint_layers(plan.model)):
             err.write(f"lint {g['severity']}: {describe_group(g)}\n")
+    if plan.graph_normalisation is not None:
+        err.write("graph input: raw RGB pixels 0..255 (normalisation in the graph; manifest mean 0, std 1/255)\n")
+    elif is_per_channel(plan.ctx.spec) and any(t in TFLITE_TARGETS for t in _targets(args)):
+        err.write("note: per-channel mean/std; MediaPipe's ImageSegmenter needs --pixels (or --io uint8)\n")
     if plan.calibration is not None:
         err.write(f"calibration: {len(plan.calibration)} images from {plan.calibration.source}\n")
     check_guard_args(plan, _targets(args), args)

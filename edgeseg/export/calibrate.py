@@ -58,8 +58,13 @@ def _probe_model(model: bytes, outputs: list[int]) -> bytes:
     return bytes(b.Output())
 
 
-def collect_minmax(model: bytes, frames: Iterable[list[np.ndarray]], threads: int = 2) -> dict[int, tuple[float, float]]:
-    """Min and max over ``frames`` of every tensor of ``model`` that carries calibration statistics."""
+def collect_minmax(model: bytes, frames: Iterable[list[np.ndarray]], threads: int = 2,
+                   input_range: tuple[float, float] | None = None) -> dict[int, tuple[float, float]]:
+    """Min and max over ``frames`` of every tensor of ``model`` that carries calibration statistics.
+
+    ``input_range`` replaces the graph inputs' statistics by the range inputs can take (e.g. raw pixels
+    0..255: the uint8 input then gets scale 1, zero point 0 whatever the frames' extremes were).
+    """
     from ai_edge_litert.interpreter import Interpreter
 
     acts, ins = _stat_tensors(model)
@@ -82,6 +87,9 @@ def collect_minmax(model: bytes, frames: Iterable[list[np.ndarray]], threads: in
                 lo[idx], hi[idx] = min(lo[idx], float(y.min())), max(hi[idx], float(y.max()))
                 del y
         count += 1
+    if input_range is not None:
+        for idx in ins:
+            lo[idx], hi[idx] = float(input_range[0]), float(input_range[1])
     log.info("calibrated %d tensors on %d frames (XNNPACK, %d threads)", len(lo), count, threads)
     return {i: (lo[i], hi[i]) for i in lo if np.isfinite(lo[i])}
 
@@ -115,11 +123,13 @@ def first_frame(frames: Callable[[], Iterator[np.ndarray]]) -> Callable[[], Iter
 
 
 @contextlib.contextmanager
-def fast_minmax_calibration(frames: Callable[[], Iterator[np.ndarray]], threads: int = 2) -> Iterator[None]:
+def fast_minmax_calibration(frames: Callable[[], Iterator[np.ndarray]], threads: int = 2,
+                            input_range: tuple[float, float] | None = None) -> Iterator[None]:
     """Within the block, TFLite calibration takes its statistics over all ``frames`` via XNNPACK.
 
     Give the converter :func:`first_frame` as representative dataset: the stock pass then runs on
-    one frame only, and its annotated model gets the statistics of all frames.
+    one frame only, and its annotated model gets the statistics of all frames. ``input_range``: see
+    :func:`collect_minmax`.
     """
     from tensorflow.lite.python.optimize import calibrator as _cal
 
@@ -127,7 +137,7 @@ def fast_minmax_calibration(frames: Callable[[], Iterator[np.ndarray]], threads:
 
     def calibrate(self: Any, dataset_gen: Callable[[], Iterator[Any]]) -> bytes:
         annotated = original(self, dataset_gen)
-        stats = collect_minmax(annotated, ([x] for x in frames()), threads)
+        stats = collect_minmax(annotated, ([x] for x in frames()), threads, input_range)
         return write_minmax(annotated, stats)
 
     _cal.Calibrator.calibrate = calibrate

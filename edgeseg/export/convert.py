@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg.core.fileio import sha256_file
-from edgeseg.core.manifest import Manifest, find_model_manifest, sidecar_path
+from edgeseg.core.manifest import Manifest, find_model_manifest, preprocessing_of, sidecar_path
+from edgeseg.core.preprocess import normalise
 from edgeseg.core.presets import CAMVID
 from edgeseg.core.spec import Spec, parse_size
 from edgeseg.data.calibration import NO_CALIBRATION_HELP, CalibrationSet, calibration_set, verification_set
 from edgeseg.errors import ExportError, SpecError, UsageError
 from edgeseg.export.base import CALIB_METHODS, HEADS, IO_TYPES, ExportContext, Exporter
-from edgeseg.export.head import num_classes_of, prepare_model, static_input_size
+from edgeseg.export.head import is_pixel_spec, num_classes_of, pixel_spec, prepare_model, static_input_size
 from edgeseg.export.registry import get_exporter
 from edgeseg.export.safety import load_keras_model
 from edgeseg.export.verify import skipped, verify_artifacts
@@ -38,6 +39,9 @@ class ConversionPlan:
     manifest: Manifest | None
     calibration: CalibrationSet | None
     verification: CalibrationSet | None
+    #: Pixels mode: the model's own spec, whose normalisation the graph now does (``ctx.spec`` is its
+    #: :func:`~edgeseg.export.head.pixel_spec`); ``None`` otherwise.
+    graph_normalisation: Spec | None = None
 
 
 def _spec_for(model: Any, manifest: Manifest | None, spec: Spec | None) -> Spec:
@@ -68,8 +72,13 @@ def _input_size(model: Any, manifest: Manifest | None, spec: Spec, input_size: A
 def plan_conversion(model_path: str | os.PathLike[str], targets: list[str], *, calib: Any = None,
                     calib_count: int = 200, calib_method: str = "minmax", input_size: Any = None,
                     io: str = "float", head: str = "logits", verify_data: Any = None, spec: Spec | None = None,
-                    trust_model: bool = False, verify_count: int = VERIFY_IMAGES) -> ConversionPlan:
-    """Validate options, load the model safely, resolve spec/size/calibration; nothing is written yet."""
+                    trust_model: bool = False, verify_count: int = VERIFY_IMAGES,
+                    pixels: bool = False) -> ConversionPlan:
+    """Validate options, load the model safely, resolve spec/size/calibration; nothing is written yet.
+
+    ``pixels`` (implied by ``io="uint8"``) exports graphs that take raw RGB pixels 0..255 and normalise
+    inside (:func:`~edgeseg.export.head.prepare_model`); their manifests carry the pixel spec.
+    """
     if not targets:
         raise UsageError("no export target given (e.g. --fp32, --int8, --onnx or --all)")
     if io not in IO_TYPES:
@@ -86,6 +95,8 @@ def plan_conversion(model_path: str | os.PathLike[str], targets: list[str], *, c
     manifest = find_model_manifest(path)
     the_spec = _spec_for(model, manifest, spec)
     size = _input_size(model, manifest, the_spec, input_size)
+    in_graph = the_spec if (pixels or io == "uint8") and not is_pixel_spec(the_spec) else None
+    model_spec, the_spec = the_spec, (pixel_spec(the_spec) if in_graph is not None else the_spec)
     calibration = None
     if any(e.needs_calibration for e in exporters):
         calibration = calibration_set(calib, manifest, the_spec, size, calib_count)
@@ -95,11 +106,12 @@ def plan_conversion(model_path: str | os.PathLike[str], targets: list[str], *, c
     elif calib is not None:
         calibration = calibration_set(calib, manifest, the_spec, size, calib_count)
     verification = verification_set(verify_data, manifest, the_spec, size, calibration, verify_count)
-    prepared = prepare_model(model, size, head)
+    prepared = prepare_model(model, size, head, normalise=in_graph)
+    log.info("model spec %s; graph input: %s", model_spec.name, "raw pixels" if in_graph else "normalised")
     ctx = ExportContext(spec=the_spec, input_size=size, io=io, head=head,
                         calibration=(lambda: iter(calibration)) if calibration is not None else None,
                         calib_count=len(calibration) if calibration is not None else 0, calib_method=calib_method)
-    return ConversionPlan(path, model, prepared, exporters, ctx, manifest, calibration, verification)
+    return ConversionPlan(path, model, prepared, exporters, ctx, manifest, calibration, verification, in_graph)
 
 
 def run_plan(plan: ConversionPlan, out_dir: str | os.PathLike[str] | None = None, *, threads: int | None = None,
@@ -119,9 +131,11 @@ def run_plan(plan: ConversionPlan, out_dir: str | os.PathLike[str] | None = None
         if on_step:
             on_step(f"verifying on {len(plan.verification)} images")
         reference = prepare_model(plan.model, plan.ctx.input_size, plan.ctx.head, batch_size=None)
+        own = plan.graph_normalisation  # pixels mode: Keras gets the frames normalised as in training
         parity = verify_artifacts(reference, [(i.path, e) for e, i in written], plan.verification.pairs(),
                                   plan.ctx.spec, with_labels=plan.verification.has_masks, threads=threads,
-                                  source=plan.verification.source)
+                                  source=plan.verification.source,
+                                  keras_input=(lambda x: normalise(x, own)) if own is not None else None)
     else:
         parity = [skipped("no verification images (give --verify-data or --calib-data)")] * len(written)
     source = {"path": str(plan.model_path), "sha256": sha256_file(plan.model_path)}
@@ -141,6 +155,11 @@ def _write_sidecar(plan: ConversionPlan, exporter: Exporter, d: dict[str, Any], 
     artifact["target"] = exporter.name
     m = Manifest(plan.ctx.spec, artifact=artifact, quantization=d["quantization"], parity=d["parity"],
                  source=source)
+    if plan.graph_normalisation is not None:
+        own = plan.graph_normalisation
+        m["preprocessing"] = {**preprocessing_of(plan.ctx.spec), "normalisation": "in graph",
+                              "graph_mean": list(own.mean), "graph_std": list(own.std),
+                              "graph_channel_order": own.channel_order}
     if plan.calibration is not None and exporter.needs_calibration:
         m["quantization"] = {**d["quantization"], "calibration": plan.calibration.describe()}
     if plan.manifest is not None:
@@ -159,7 +178,7 @@ def convert_model(model_path: str | os.PathLike[str], targets: list[str], out_di
                   = None, *, calib: Any = None, calib_count: int = 200, calib_method: str = "minmax",
                   input_size: Any = None, io: str = "float", head: str = "logits", verify_data: Any = None,
                   strict: bool = False, trust_model: bool = False, spec: Spec | None = None,
-                  threads: int | None = None) -> list[dict[str, Any]]:
+                  threads: int | None = None, pixels: bool = False) -> list[dict[str, Any]]:
     """Convert a Keras .h5 to the given targets, verify each artifact and write its sidecar manifest.
 
     Args:
@@ -178,6 +197,8 @@ def convert_model(model_path: str | os.PathLike[str], targets: list[str], out_di
         trust_model: Allow Lambda layers (runs the code stored in the file).
         spec: Override the spec (default: the model's manifest, else CamVid for 11-class models).
         threads: Engine threads during verification.
+        pixels: Graphs take raw RGB pixels 0..255 and normalise inside (implied by ``io="uint8"``); the
+            sidecar spec then has mean 0, std 1/255 and ``preprocessing`` records the in-graph mean/std.
 
     Returns:
         One dict per artifact: ``target, path, format, precision, size_bytes, input, output, ops,
@@ -185,7 +206,7 @@ def convert_model(model_path: str | os.PathLike[str], targets: list[str], out_di
     """
     plan = plan_conversion(model_path, targets, calib=calib, calib_count=calib_count, calib_method=calib_method,
                            input_size=input_size, io=io, head=head, verify_data=verify_data, spec=spec,
-                           trust_model=trust_model)
+                           trust_model=trust_model, pixels=pixels)
     results = run_plan(plan, out_dir, threads=threads)
     bad = failed(results)
     if strict and bad:

@@ -13,6 +13,7 @@ from edgeseg.core.fileio import write_bytes_atomic
 from edgeseg.errors import ExportError
 from edgeseg.export.calibrate import fast_minmax_calibration, first_frame
 from edgeseg.export.base import ArtifactInfo, ExportContext, Exporter
+from edgeseg.export.head import is_pixel_spec
 from edgeseg.export.tflite_graph import io_details, op_names
 from edgeseg.export.tflite_metadata import SegmenterMetadata, populate
 
@@ -81,7 +82,8 @@ class TFLiteExporter(Exporter):
             conv.representative_dataset = representative
             method = "minmax (TFLite converter)"
             if r.ops == "int8":  # the new quantiser reads min/max only: gather them on XNNPACK (same stats)
-                fast = fast_minmax_calibration(make)
+                pixels = is_pixel_spec(ctx.spec)  # raw pixels: input range 0..255 -> uint8 scale 1, zp 0
+                fast = fast_minmax_calibration(make, input_range=(0.0, 255.0) if pixels else None)
                 conv.representative_dataset = first_frame(make)
                 method = "minmax (TFLite quantiser; statistics gathered on XNNPACK)"
             quant.update(calibration_images=ctx.calib_count, calibration_method=method)

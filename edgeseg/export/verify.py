@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -83,7 +83,8 @@ def _batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
 
 def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], frames: Iterable[tuple[np.ndarray,
                      np.ndarray | None]], spec: Spec, *, with_labels: bool, threads: int | None = None,
-                     source: str = "") -> list[dict[str, Any]]:
+                     source: str = "", keras_input: Callable[[np.ndarray], np.ndarray] | None = None
+                     ) -> list[dict[str, Any]]:
     """Run Keras and every artifact on the same frames; one parity dict per artifact.
 
     Args:
@@ -95,6 +96,8 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
         with_labels: Whether to score mIoU of Keras and each artifact against the label maps.
         threads: Engine threads (default :data:`DEFAULT_THREADS`).
         source: Where the frames came from (reported).
+        keras_input: Maps a batch of artifact frames to the Keras model's input, when the two are
+            preprocessed differently (pixels mode: artifacts take raw pixels, Keras normalised frames).
 
     Returns:
         Dicts with ``images``, ``max_abs_diff``/``mean_abs_diff`` (float outputs), ``agreement_pct``,
@@ -110,7 +113,8 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
     count = 0
     try:
         for batch in _batches(frames, reference.batch):
-            refs = reference(np.concatenate([x for x, _ in batch]))
+            xs = np.concatenate([x for x, _ in batch])
+            refs = reference(keras_input(xs) if keras_input is not None else xs)
             for (x, labels), ref in zip(batch, refs):
                 ref = ref[None].astype(np.float32) if ref.ndim == 3 else ref[None]
                 ref_labels = _labels_of(ref)
