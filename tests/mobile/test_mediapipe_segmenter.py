@@ -3,8 +3,9 @@
 MediaPipe 1.2.2 pins absl-py ~=2.3, which tensorflow-model-optimization (absl-py ~=1.2) cannot share,
 so MediaPipe runs in its own virtualenv (.venv-mediapipe, made by `make .venv-mediapipe`, which
 `make test` depends on; created here if missing). The model is a tiny untrained ENet (width 0.125,
-deterministic seed) converted by `edgeseg convert M.h5 --fp32 --int8 --io uint8`; the frame is a real
-CamVid sample already resized to the model size, so neither side resizes.
+deterministic seed) with the CamVid preset's per-channel ImageNet mean/std, converted once by
+`edgeseg convert M.h5 --fp32 --int8 --pixels --io uint8` (normalisation in the graph, raw pixels in);
+the frame is a real CamVid sample already resized to the model size, so neither side resizes.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SCRIPT = HERE / "mediapipe_segment.py"
 SIZE = (48, 64)  # H, W: a multiple of ENet's stride 8
-#: MediaPipe has one mean/std for all channels (per-channel normalisation is "not available").
-UNIFORM = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
 MIN_AGREEMENT = {"fp32": 99.0, "int8": 98.0}
 
 
@@ -55,7 +54,7 @@ def mediapipe_mask(model: Path, image: Path, tmp: Path) -> tuple[np.ndarray | No
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, samples_dir) -> dict[str, Path]:
-    """The tiny ENet as .h5 (+ manifest with a uniform mean/std spec), converted by `edgeseg convert`."""
+    """The tiny ENet as .h5 (+ manifest with the CamVid preset: per-channel mean/std), converted once."""
     from edgeseg._keras import keras
     from edgeseg.cli.main import main
     from edgeseg.core.manifest import Manifest, sidecar_path
@@ -67,9 +66,9 @@ def exported(tmp_path_factory, samples_dir) -> dict[str, Path]:
     model = registry.build("enet", CAMVID.num_classes, SIZE, width=0.125, activation="relu", dropout=0.0)
     h5 = work / "enet_tiny.h5"
     model.save(h5)
-    Manifest(CAMVID.with_(input_size=SIZE, **UNIFORM)).save(sidecar_path(h5))
-    code = main(["convert", str(h5), "--fp32", "--int8", "--io", "uint8", "--calib-data", str(samples_dir),
-                 "--calib-count", "2", "--no-lint", "--json"])
+    Manifest(CAMVID.with_(input_size=SIZE)).save(sidecar_path(h5))
+    code = main(["convert", str(h5), "--fp32", "--int8", "--pixels", "--io", "uint8", "--calib-data",
+                 str(samples_dir), "--calib-count", "2", "--no-lint", "--json"])
     assert code == 0
     from PIL import Image
 
@@ -92,13 +91,8 @@ def edgeseg_mask(model: Path, frame: Path) -> np.ndarray:
         return predict_frame(be, image, be.manifest.spec, be.input_size)
 
 
-INT8_XFAIL = pytest.mark.xfail(strict=True, reason="MediaPipe feeds the uint8 input raw pixels but the exported input "
-                               "quantisation means normalised values (measured 97.46% agreement); needs the export "
-                               "fix in test_uint8_input_means_raw_pixels")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp32", pytest.param("int8", marks=INT8_XFAIL)])
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_mediapipe_agrees_with_edgeseg(exported, precision, tmp_path):
     mp, report = mediapipe_mask(exported[precision], exported["frame"], tmp_path)
     assert report["ok"], f"MediaPipe rejected {exported[precision].name}: {report.get('error')}"
@@ -115,8 +109,8 @@ def test_mediapipe_agrees_with_edgeseg(exported, precision, tmp_path):
 
 @pytest.mark.slow
 def test_mediapipe_reports_per_channel_normalisation(exported, tmp_path):
-    """A spec with per-channel mean/std (the CamVid preset's ImageNet statistics) cannot be expressed
-    to MediaPipe: the segmenter refuses the file in one line instead of normalising wrongly."""
+    """Why --pixels exists: per-channel mean/std (the CamVid preset's ImageNet statistics) in the metadata
+    cannot be expressed to MediaPipe; the segmenter refuses such a file in one line."""
     from edgeseg.core.presets import CAMVID
     from edgeseg.export.tflite_metadata import SegmenterMetadata, populate
 
@@ -128,15 +122,22 @@ def test_mediapipe_reports_per_channel_normalisation(exported, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="export: the uint8 input's quantisation comes from the converter "
-                   "(shared with ENet's initial concat), not from the pixel normalisation MediaPipe assumes "
-                   "(it feeds raw 0..255 pixels); see docs/mobile.md")
 def test_uint8_input_means_raw_pixels(exported):
-    """MediaPipe feeds a uint8 input raw pixels; they mean (p - 255*mean) / (255*std) only if the input's
-    quantisation says so: scale 1/(255*std), zero point 255*mean (within half a step)."""
+    """MediaPipe feeds a uint8 input raw pixels: the input quantisation is exactly scale 1, zero point 0,
+    the metadata normalisation is the identity, and the sidecar spec makes edgeseg feed raw pixels too."""
     from edgeseg import runtime
+    from edgeseg.core.preprocess import preprocess
+    from edgeseg.core.presets import CAMVID
+    from edgeseg.export.tflite_metadata import read_metadata
 
     with runtime.load(exported["int8"]) as be:
-        scale, zp = be.input.scale, be.input.zero_point
-    assert scale == pytest.approx(1 / (255 * UNIFORM["std"][0]), rel=0.01)
-    assert abs(zp - 255 * UNIFORM["mean"][0]) <= 0.5
+        assert (be.input.dtype, be.input.scale, be.input.zero_point) == ("uint8", 1.0, 0)
+        spec = be.manifest.spec
+        pre = be.manifest["preprocessing"]
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=-1)
+    assert np.allclose(preprocess(pixels, spec, (16, 16)), pixels, atol=1e-3)  # edgeseg's input: raw pixels
+    assert pre["normalisation"] == "in graph" and pre["graph_mean"] == list(CAMVID.mean)
+    assert pre["graph_std"] == list(CAMVID.std)
+    for precision in ("fp32", "int8"):
+        meta = read_metadata(exported[precision].read_bytes())
+        assert (meta["mean"], meta["std"]) == ([0.0] * 3, [1.0] * 3)
