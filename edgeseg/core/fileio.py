@@ -32,6 +32,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts get the usual mode
         yield tmp_path
         os.replace(tmp_path, target)
     finally:
@@ -66,6 +67,19 @@ def check_output_dir(folder: str | os.PathLike[str]) -> None:
         for d in created:
             with contextlib.suppress(OSError):
                 d.rmdir()
+
+
+def _umask() -> int:
+    try:  # Linux reports it without changing it (os.umask would, process-wide, for a moment)
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
