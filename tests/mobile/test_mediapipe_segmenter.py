@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,8 +68,13 @@ def exported(tmp_path_factory, samples_dir) -> dict[str, Path]:
     h5 = work / "enet_tiny.h5"
     model.save(h5)
     Manifest(CAMVID.with_(input_size=SIZE)).save(sidecar_path(h5))
+    frames = work / "frames"  # 3 real frames (+ masks): calibration and a short parity run
+    for sub in ("images", "masks"):
+        (frames / sub).mkdir(parents=True)
+        for src in sorted((samples_dir / sub).iterdir())[:3]:
+            shutil.copy(src, frames / sub / src.name)
     code = main(["convert", str(h5), "--fp32", "--int8", "--pixels", "--io", "uint8", "--calib-data",
-                 str(samples_dir), "--calib-count", "2", "--no-lint", "--json"])
+                 str(frames), "--verify-data", str(frames), "--no-lint", "--json"])
     assert code == 0
     from PIL import Image
 
