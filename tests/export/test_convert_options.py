@@ -27,9 +27,10 @@ def test_argmax_head_gives_uint8_class_map(tiny_h5, samples_dir, tmp_path):
     assert by["fp32"]["output"]["shape"] == [1, 64, 64]
     model = keras.models.load_model(tiny_h5, compile=False)
     frames = CalibrationSet(open_dataset(samples_dir, CAMVID), CAMVID, (64, 64), 3)
-    with runtime.load(by["fp32"]["path"]) as be:
-        for x in frames:
-            labels = be.run(x)
+    with runtime.load(by["fp32"]["path"]) as be:  # --io uint8 implies --pixels: the graph takes raw pixels
+        pixels = CalibrationSet(frames.dataset, be.manifest.spec, (64, 64), 3)
+        for x, p in zip(frames, pixels):
+            labels = be.run(p)
             assert labels.dtype == np.uint8
             np.testing.assert_array_equal(labels, np.argmax(model(x).numpy(), axis=-1))
     assert by["int8"]["parity"]["agreement_pct"] > 90
