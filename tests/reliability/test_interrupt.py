@@ -126,3 +126,7 @@ def test_completed_convert_files_are_complete(corpus: Path, tmp_path: Path) -> N
     names = _check_complete(out)
     assert sum(n.endswith(".json") for n in names) == 3 and len(names) == 6, names
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    mask = os.umask(0o022)
+    os.umask(mask)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir()}
+    assert set(modes.values()) == {oct(0o666 & ~mask)}, modes  # temp files are 0600; finals must not be
