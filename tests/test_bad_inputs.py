@@ -125,6 +125,8 @@ CASES = [
     C("threads-0-bench", "bench {F}/tiny.tflite --threads 0", "--threads"),
     C("threads-0-predict", "predict {F}/tiny.tflite {IMG} --threads 0 --out {O}", "threads"),
     C("threads-0-convert", "convert {F}/tiny.h5 --fp32 --threads 0 --out {O}", "--threads"),
+    C("threads-0-train", "train --model unet --data {S} --threads 0 --out {O}", "--threads must be >= 1"),
+    C("batch-0-train", "train --model unet --data {S} --batch-size 0 --out {O}", "--batch-size must be >= 1"),
 ]
 
 

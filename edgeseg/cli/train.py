@@ -91,6 +91,10 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("--images needs --masks")
     if args.cpu_replicas is not None and args.cpu_replicas < 1:
         raise UsageError("--cpu-replicas must be >= 1")
+    for flag in ("threads", "epochs", "batch_size", "steps_per_epoch"):
+        value = getattr(args, flag, None)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
 
 
 def _resume_args(args: argparse.Namespace) -> argparse.Namespace:
