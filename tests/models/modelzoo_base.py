@@ -51,9 +51,10 @@ class ModelZooTester:
         return build(cls.name, cls.num_classes, cls.size, **{**cls.tiny, **extra})
 
     @pytest.fixture(scope="class")
-    def model(self) -> Any:
+    @classmethod
+    def model(cls) -> Any:
         """The tiny model, built once per class (tests that change weights build their own)."""
-        return self.build()
+        return cls.build()
 
     def test_forward_shape_and_name(self, model: Any) -> None:
         x = np.random.default_rng(0).normal(size=(2, *self.size, 3)).astype(np.float32)
