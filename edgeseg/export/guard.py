@@ -130,6 +130,17 @@ def doubling(count: int) -> list[int]:
     return steps + [count] if count else []
 
 
+def float_sets(units: list[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """``(k, nodes)`` per step: the nodes of the ``k`` worst-ranked units kept in float, ``k``
+    following :func:`doubling`; steps that would add no new node are skipped."""
+    previous: set[str] = set()
+    for k in doubling(len(units)):
+        nodes = set().union(*units[:k])
+        if nodes != previous:
+            previous = nodes
+            yield k, sorted(nodes)
+
+
 def check_guard(targets: list[str], has_labels: bool, max_drop: float) -> None:
     """Refuse a guard that cannot run, before anything is converted."""
     if max_drop < 0:

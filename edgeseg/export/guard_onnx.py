@@ -10,7 +10,7 @@ import numpy as np
 
 from edgeseg.errors import ExportError
 from edgeseg.export.base import ArtifactInfo, ExportContext
-from edgeseg.export.guard import Candidate, doubling, worst_slice_sqnr
+from edgeseg.export.guard import Candidate, float_sets, worst_slice_sqnr
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +126,7 @@ class OnnxCandidates:
 
     def __iter__(self) -> Iterator[Candidate]:
         if not self.integer_only:
-            units = self._rank()
-            previous: set[str] = set()
-            for k in doubling(len(units)):
-                nodes = set().union(*units[:k])
-                if nodes == previous:
-                    continue
-                previous = nodes
-                names = sorted(nodes)
+            for k, names in float_sets(self._rank()):
                 yield Candidate(f"int8, worst {k} tensor{'s' if k > 1 else ''} float ({len(names)} nodes)",
                                 {"activations": "int8", "float_nodes": names},
                                 lambda path, names=names: self._write(path, names, "int8"))

@@ -14,7 +14,7 @@ from edgeseg import __version__
 from edgeseg.core.fileio import write_bytes_atomic
 from edgeseg.errors import ExportError
 from edgeseg.export.base import ArtifactInfo, ExportContext
-from edgeseg.export.guard import Candidate, doubling, worst_slice_sqnr
+from edgeseg.export.guard import Candidate, float_sets, worst_slice_sqnr
 from edgeseg.export.tflite_graph import io_details, op_names
 from edgeseg.export.tflite_metadata import SegmenterMetadata, populate
 
@@ -116,14 +116,7 @@ class TFLiteCandidates:
 
     def __iter__(self) -> Iterator[Candidate]:
         if not self.integer_only:
-            units = self._rank()
-            previous: set[str] = set()
-            for k in doubling(len(units)):
-                nodes = set().union(*units[:k])
-                if nodes == previous:
-                    continue
-                previous = nodes
-                names = sorted(nodes)
+            for k, names in float_sets(self._rank()):
                 yield Candidate(f"int8, worst {k} tensor{'s' if k > 1 else ''} float ({len(names)} ops)",
                                 {"activations": "int8", "float_nodes": names},
                                 lambda path, names=names: self._denylisted(path, names))

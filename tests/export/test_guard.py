@@ -127,3 +127,12 @@ def test_worst_slice_sqnr_sees_a_crushed_channel():
     q = np.round(x / scale) * scale
     assert worst_slice_sqnr(x, q) < 3.0 < worst_slice_sqnr(x[..., 3:], q[..., 3:])
     assert doubling(5) == [1, 2, 4, 5] and doubling(4) == [1, 2, 4] and doubling(0) == []
+
+
+def test_float_sets_grow_by_doubling_and_skip_repeats():
+    from edgeseg.export.guard import float_sets
+
+    units = [["conv1", "relu1"], ["relu1"], ["conv3"], ["conv4", "add"]]
+    # k=2 adds nothing new (relu1 is already float) and is skipped; k=4 is "all".
+    assert list(float_sets(units)) == [(1, ["conv1", "relu1"]), (4, ["add", "conv1", "conv3", "conv4", "relu1"])]
+    assert list(float_sets([])) == []
