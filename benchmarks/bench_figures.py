@@ -72,7 +72,7 @@ path, n, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 be = runtime.load(path, threads=threads)
 x = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
 r = measure_invoke(be, x, LatencyConfig(warmup_runs=3, warmup_seconds=1.0, min_runs=10, min_seconds=3.0))
-ops = [o["op_name"] for o in be._interp._get_ops_details()] if hasattr(be, "_interp") else None
+ops = [o["op_name"] for o in be._it._get_ops_details()] if hasattr(be, "_it") else None
 print(json.dumps({"p50_ms": summarize(r.runs_ms)["p50"], "runs": len(r.runs_ms), "ops": ops,
                   "delegated": be.delegated_ops()}))
 """
@@ -156,15 +156,17 @@ def enet_figures(args: argparse.Namespace, work: Path, log: list[str]) -> dict[s
             "ort_fp32": (conv / f"{stem}.onnx", "onnxruntime", ()),
             "ort_int8": (conv / f"{stem}_int8.onnx", "onnxruntime", ())}
     p50: dict[str, list[float]] = {k: [] for k in arts}
+    load: dict[str, list[float]] = {k: [] for k in arts}
     last: dict[str, dict[str, Any]] = {}
     for i in range(args.rounds):
         for key, (path, backend, extra) in arts.items():
+            load[key].append(round(os.getloadavg()[0], 2))
             r = bench(path, backend, args, work / f"enet_{key}_{i}.json", log, extra)
             p50[key].append(r["latency_ms"]["p50"])
             last[key] = r
     med = {k: statistics.median(v) for k, v in p50.items()}
     rows = {k: {"artifact": str(arts[k][0].relative_to(ROOT) if arts[k][0].is_relative_to(ROOT) else arts[k][0]),
-                "runtime": arts[k][1], "p50_ms_rounds": p50[k], "p50_ms": med[k],
+                "runtime": arts[k][1], "p50_ms_rounds": p50[k], "loadavg1_rounds": load[k], "p50_ms": med[k],
                 "p90_ms": last[k]["latency_ms"]["p90"], "size_bytes": last[k]["size_bytes"],
                 "peak_rss_mb": last[k].get("peak_rss_mb"), "delegated_share": last[k].get("delegated_share")}
             for k in arts}
@@ -194,7 +196,11 @@ def unet_figures(args: argparse.Namespace, work: Path, log: list[str]) -> dict[s
     run([*EDGESEG, "convert", str(h5), "--fp32", "--input-size", f"{h}x{w}", "--verify-data", "samples/camvid",
          "--out", str(conv), "--json"], log=log)
     tfl = conv / f"{h5.stem}_fp32.tflite"
-    p50s = [bench(tfl, "litert", args, work / f"unet_{i}.json", log)["latency_ms"]["p50"] for i in range(args.rounds)]
+    loads = []
+    p50s = []
+    for i in range(args.rounds):
+        loads.append(round(os.getloadavg()[0], 2))
+        p50s.append(bench(tfl, "litert", args, work / f"unet_{i}.json", log)["latency_ms"]["p50"])
     p50 = statistics.median(p50s)
     gflop = built["flops"] / 1e9
     achieved = gflop / (p50 / 1e3)
@@ -209,7 +215,7 @@ def unet_figures(args: argparse.Namespace, work: Path, log: list[str]) -> dict[s
     peak_np, peak_xnn = mm_gflop / (npk["p50_ms"] / 1e3), mm_gflop / (xnn["p50_ms"] / 1e3)
     return {"model": f"unet base_width={args.unet_width} depth=4 at {h}x{w}, random weights, fp32 .tflite",
             "gflops_per_frame": gflop, "params": built["params"], "edgeseg_models": _models_row(models_json),
-            "p50_ms_rounds": p50s, "p50_ms": p50, "achieved_gflops_per_s": achieved,
+            "p50_ms_rounds": p50s, "loadavg1_rounds": loads, "p50_ms": p50, "achieved_gflops_per_s": achieved,
             "peak": {"numpy_matmul": {"n": n, "p50_ms": npk["p50_ms"], "gflops_per_s": peak_np, "blas": npk["blas"]},
                      "xnnpack_fully_connected": {"n": n, "p50_ms": xnn["p50_ms"], "gflops_per_s": peak_xnn,
                                                  "ops": xnn["ops"], "delegated": xnn["delegated"]}},
@@ -280,9 +286,10 @@ def main() -> int:
     if args.tiny:
         args.unet_width, args.matmul_n, args.runs, args.min_time = 8, 256, 5, 0.2
     args.image = ROOT / "samples" / "camvid" / "images" / sorted(os.listdir(ROOT / "samples/camvid/images"))[0]
-    if args.wait_idle:
-        while training_running():
-            time.sleep(20)
+    if args.wait_idle:  # no training, and the 1-minute load average below 1 (max. 15 minutes)
+        deadline = time.time() + 900
+        while (training_running() or os.getloadavg()[0] >= 1.0) and time.time() < deadline:
+            time.sleep(15)
     work = Path(tempfile.mkdtemp(prefix="edgeseg_figures_"))
     log: list[str] = []
     rep: dict[str, Any] = {"command": shlex.join(["python", "benchmarks/bench_figures.py", *sys.argv[1:]]),
