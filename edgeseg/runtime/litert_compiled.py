@@ -43,6 +43,10 @@ class LiteRTCompiledBackend(Backend):
         self.accelerator = str(options.get("accelerator", "cpu")).lower()
         if self.accelerator not in ACCELERATORS:
             raise UsageError(f"accelerator must be one of {', '.join(ACCELERATORS)}, got {self.accelerator!r}")
+        if self.accelerator == "npu" and not options.get("dispatch"):
+            # Without a vendor dispatch library LiteRT compiles for the CPU fallback and still reports
+            # "fully accelerated": refuse rather than publish CPU numbers as NPU numbers.
+            raise RuntimeBackendError(f"{self.path}: --accelerator npu: {_NEEDS['npu']}")
         accel = {"cpu": HardwareAccelerator.CPU, "gpu": HardwareAccelerator.GPU,
                  "npu": HardwareAccelerator.NPU}[self.accelerator]
         if self.accelerator != "cpu" and options.get("fallback", True):

@@ -109,3 +109,10 @@ def test_gpu_accelerator(tiny_tflite, capsys):
     else:
         line = _one_line_error(capsys)
         assert code == 2 and "--accelerator gpu: no usable GPU here" in line
+
+
+def test_npu_without_dispatch_library_is_refused(tiny_tflite, capsys):
+    """LiteRT would silently run on the CPU and call it fully accelerated: edgeseg says no NPU instead."""
+    code = main(["bench", str(tiny_tflite), "--backend", "litert-compiled", "--accelerator", "npu"] + FAST)
+    line = _one_line_error(capsys)
+    assert code == 2 and "--accelerator npu: no usable NPU here" in line and "--npu-dispatch" in line
