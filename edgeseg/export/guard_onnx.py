@@ -80,7 +80,7 @@ class OnnxCandidates:
         pre = self._prepared()
         method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                   "percentile": CalibrationMethod.Percentile}[self.ctx.calib_method]
-        act = {"int8": QuantType.QInt8, "int16": QuantType.QInt16}[activation]
+        act = {"int8": QuantType.QUInt8, "int16": QuantType.QInt16}[activation]  # uint8: what onnx.py uses (fused on x86)
         reader = _Frames(self.ctx, onnx.load(str(pre)).graph.input[0].name)
         extra = {"CalibTensorRangeSymmetric": False, **({"UseQDQContribOps": True} if activation == "int16" else {})}
         try:
