@@ -88,23 +88,22 @@ def measure_invoke(backend: Backend, x: np.ndarray, config: LatencyConfig = Late
     t0 = clock()
     backend.invoke()
     first = (clock() - t0) * 1e3
-    warm: list[float] = []
-    start = clock()
-    while len(warm) < config.warmup_runs or (clock() - start) < config.warmup_seconds:
-        t0 = clock()
-        backend.invoke()
-        warm.append((clock() - t0) * 1e3)
-        if len(warm) >= config.max_runs:
-            break
-    runs: list[float] = []
-    start = clock()
-    while len(runs) < config.min_runs or (clock() - start) < config.min_seconds:
-        t0 = clock()
-        backend.invoke()
-        runs.append((clock() - t0) * 1e3)
-        if len(runs) >= config.max_runs:
-            break
+    warm = _invoke_until(backend, config.warmup_runs, config.warmup_seconds, config.max_runs, clock)
+    runs = _invoke_until(backend, config.min_runs, config.min_seconds, config.max_runs, clock)
     return LatencyResult(first, warm, runs)
+
+
+def _invoke_until(backend: Backend, min_runs: int, min_seconds: float, max_runs: int, clock: Clock) -> list[float]:
+    """Time ``invoke`` (ms each) until both ``min_runs`` and ``min_seconds`` are reached, or ``max_runs``."""
+    times: list[float] = []
+    start = clock()
+    while len(times) < min_runs or (clock() - start) < min_seconds:
+        t0 = clock()
+        backend.invoke()
+        times.append((clock() - t0) * 1e3)
+        if len(times) >= max_runs:
+            break
+    return times
 
 
 def measure_pre_post(backend: Backend, image: np.ndarray, preprocess: Callable[[np.ndarray], np.ndarray],
