@@ -47,14 +47,50 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def iter_layer_configs(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every layer config in a model config, nested models included (depth first)."""
+    """Every layer config in a model config, nested models and wrapped layers included (depth first).
+
+    Wrappers (tfmot's ``QuantizeWrapperV2``, ``TimeDistributed``, ``Bidirectional``) keep the layer
+    they wrap under ``config.layer`` (``forward_layer``/``backward_layer``): a Lambda hidden there
+    runs code on load just the same.
+    """
     layers = (config.get("config") or {}).get("layers") or []
     for layer in layers:
-        if not isinstance(layer, dict):
-            continue
-        yield layer
-        if layer.get("class_name") in _CONTAINERS:
-            yield from iter_layer_configs(layer)
+        if isinstance(layer, dict):
+            yield from _layer_and_wrapped(layer)
+
+
+def _layer_and_wrapped(layer: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield layer
+    if layer.get("class_name") in _CONTAINERS:
+        yield from iter_layer_configs(layer)
+    inner = layer.get("config") or {}
+    for key in ("layer", "forward_layer", "backward_layer"):
+        wrapped = inner.get(key) if isinstance(inner, dict) else None
+        if isinstance(wrapped, dict) and "class_name" in wrapped:
+            yield from _layer_and_wrapped(wrapped)
+
+
+def tfmot_layer_classes() -> dict[str, Any]:
+    """The layer classes of tensorflow-model-optimization's quantisation (what ``train --qat`` writes),
+    by name; empty where tfmot is not installed."""
+    try:
+        from edgeseg._keras import keras  # noqa: F401  (tf_keras before tfmot)
+        import tensorflow_model_optimization as tfmot
+    except ImportError:  # pragma: no cover - tfmot is part of the train extra
+        return {}
+    scope = tfmot.quantization.keras.quantize_scope()
+    names: dict[str, Any] = {}
+    for mapping in getattr(scope, "custom_objects", ()):  # CustomObjectScope keeps the dicts it was given
+        names.update(mapping)
+    return names
+
+
+def uses_tfmot(config: dict[str, Any]) -> bool:
+    """Whether a model config holds tfmot quantisation layers (a QAT model)."""
+    return any(str(lay.get("class_name", "")).startswith(_TFMOT_PREFIXES) for lay in iter_layer_configs(config))
+
+
+_TFMOT_PREFIXES = ("Quantize",)
 
 
 def known_layer_classes() -> set[str]:
@@ -71,6 +107,13 @@ def known_layer_classes() -> set[str]:
     return names
 
 
+def _known_for(config: dict[str, Any]) -> set[str]:
+    known = known_layer_classes()
+    if uses_tfmot(config):  # tfmot's own classes are loaded inside its quantize_scope; they run no user code
+        known |= set(tfmot_layer_classes())
+    return known
+
+
 def check_model_config(path: str | os.PathLike[str], config: dict[str, Any], *, trust_model: bool) -> None:
     """Refuse code-carrying layers (unless trusted) and layer classes Keras does not know.
 
@@ -84,7 +127,7 @@ def check_model_config(path: str | os.PathLike[str], config: dict[str, Any], *, 
         raise ModelError(f"{path}: layer {name!r} is a Lambda layer{more}, which runs pickled Python code on "
                          "load; rebuild the model without Lambda layers, or pass --trust-model if you trust "
                          "this file")
-    known = known_layer_classes()
+    known = _known_for(config)
     for lay in iter_layer_configs(config):
         cls = str(lay.get("class_name", ""))
         if cls not in known:
@@ -100,12 +143,26 @@ def load_keras_model(path: str | os.PathLike[str], *, trust_model: bool = False)
     check_model_config(path, config, trust_model=trust_model)
     from edgeseg._keras import keras
 
+    if uses_tfmot(config):
+        return _load_qat(path, trust_model)
     try:
         if trust_model:
             return keras.models.load_model(path, compile=False, safe_mode=False)
         return keras.models.load_model(path, compile=False)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{path}: cannot load the Keras model ({_short(exc)})") from None
+
+
+def _load_qat(path: Path, trust_model: bool) -> Any:
+    """A quantisation-aware-trained .h5 (tfmot wrappers), loaded inside tfmot's ``quantize_scope``."""
+    from edgeseg._keras import keras
+    import tensorflow_model_optimization as tfmot
+
+    try:
+        with tfmot.quantization.keras.quantize_scope():
+            return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: cannot load the quantisation-aware Keras model ({_short(exc)})") from None
 
 
 def _short(exc: BaseException) -> str:

@@ -57,6 +57,27 @@ def test_unknown_custom_layer_refused(tmp_path):
         load_keras_model(path)
 
 
+def test_lambda_inside_a_wrapper_refused(lambda_h5, tmp_path):
+    """A Lambda hidden under a wrapper's ``config.layer`` (as tfmot's QuantizeWrapperV2 keeps the layer
+    it wraps) is found too, and its code never runs."""
+    import h5py
+
+    from edgeseg.export.safety import load_keras_model
+
+    path, marker = lambda_h5
+    with h5py.File(path, "r+") as fh:
+        cfg = json.loads(fh.attrs["model_config"])
+        layers = cfg["config"]["layers"]
+        evil = next(i for i, lay in enumerate(layers) if lay["class_name"] == "Lambda")
+        inner = {"class_name": "Lambda", "config": layers[evil]["config"]}
+        layers[evil] = {**layers[evil], "class_name": "TimeDistributed",
+                        "config": {"name": "evil", "layer": inner}}
+        fh.attrs["model_config"] = json.dumps(cfg)
+    with pytest.raises(ModelError, match="Lambda"):
+        load_keras_model(path)
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "empty"),
     (b"this is not a model at all", "not a Keras .h5"),

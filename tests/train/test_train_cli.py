@@ -51,6 +51,20 @@ def test_train_writes_models_history_and_manifest(tmp_path: Path) -> None:
 
     model = load_model(qat / "best.h5")
     assert any("Quantize" in type(layer).__name__ for layer in model.layers)
+    # The QAT .h5 converts with `edgeseg convert` to full-integer TFLite (tfmot classes allowed).
+    conv = tmp_path / "conv"
+    assert main(["convert", str(qat / "best.h5"), "--int8", "--calib-data", str(SAMPLES), "--calib-count", "4",
+                 "--no-lint", "--out", str(conv)]) == 0
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(conv / "best_int8.tflite"))
+    details = interp._get_ops_details()
+    dtypes = {t["index"]: t["dtype"] for t in interp.get_tensor_details()}
+    names = [op["op_name"] for op in details]
+    # float I/O: one DEQUANTIZE at the output; every op between the input QUANTIZE and it is integer
+    assert "CONV_2D" in names and names.count("DEQUANTIZE") == 1, names
+    inner = [op for op in details if op["op_name"] != "DEQUANTIZE"][1:]
+    assert all(dtypes[i] in (np.int8, np.int32) for op in inner for i in op["inputs"] if i >= 0), names
 
 
 def test_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
