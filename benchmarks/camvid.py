@@ -2,13 +2,16 @@
 models/camvid-*/ model on CamVid val (every format x precision x runtime available here).
 
 Usage: .venv/bin/python benchmarks/camvid.py [--data ../shared/camvid] [--threads 2] [--models enet ...]
-Writes benchmarks/results/<model>/ (matrix.md/.json/.csv, plots, overlays) and benchmarks/RESULTS.md,
-with the machine, versions and the exact commands at the top.
+Writes benchmarks/results/<model>/ (matrix.md/.json/.csv, plots, overlays, run.json) and
+benchmarks/RESULTS.md, with the machine, versions and the exact commands at the top. With --models,
+only those are measured again; the sections of the other shipped models are kept from their last
+run (benchmarks/results/<model>/run.json says when and how).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import subprocess
 import sys
@@ -35,27 +38,35 @@ def main() -> int:
         dirs = [d for d in dirs if d.name.removeprefix("camvid-") in args.models]
     if not dirs:
         sys.exit("error: no shipped models found under models/camvid-*")
-    sections, commands = [], []
+    runs = {}
     for d in dirs:
         h5 = d / f"{d.name}.h5"
         out = REPO / "benchmarks" / "results" / d.name
         cmd = ["edgeseg", "bench", str(h5.relative_to(REPO)), "--matrix", "--data", str(args.data), "--split", "val",
                "--calib-data", str(args.data), "--calib-split", "train", "--threads", args.threads,
                "--out", str(out.relative_to(REPO))]
-        commands.append(shlex.join(cmd))
-        print(f"$ {commands[-1]}", flush=True)
+        print(f"$ {shlex.join(cmd)}", flush=True)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "edgeseg", *cmd[1:]], cwd=REPO, check=True)
-        took = time.perf_counter() - t0
-        table = (out / "matrix.md").read_text()
-        sections.append(f"## {d.name}\n\n({took:.0f} s wall; plots and overlays in "
-                        f"`benchmarks/results/{d.name}/`)\n\n{table}\n")
+        run = {"command": shlex.join(cmd), "wall_s": round(time.perf_counter() - t0),
+               "measured_utc": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", "threads": args.threads}
+        (out / "run.json").write_text(json.dumps(run, indent=1) + "\n")
+        runs[d.name] = run
+    sections, commands = [], []
+    for d in sorted(p for p in (REPO / "models").glob("camvid-*") if p.is_dir()):
+        out = REPO / "benchmarks" / "results" / d.name
+        if not (out / "matrix.md").is_file() or not (out / "run.json").is_file():
+            continue
+        run = runs.get(d.name) or json.loads((out / "run.json").read_text())
+        commands.append(f"# {run['measured_utc']} UTC\n{run['command']}")
+        sections.append(f"## {d.name}\n\n(measured {run['measured_utc']} UTC, {run['wall_s']} s wall; plots and "
+                        f"overlays in `benchmarks/results/{d.name}/`)\n\n{(out / 'matrix.md').read_text()}\n")
     info, vers = machine_info(), versions()
     head = [
         "# Results: the shipped CamVid models on CamVid val (101 frames, 360x480, void ignored)",
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `.venv/bin/python benchmarks/camvid.py "
-        f"--threads {args.threads}`, which ran:",
+        "Reproduce with `.venv/bin/python benchmarks/camvid.py` (every shipped model) or "
+        "`--models NAME ...` (only those; the other sections are kept from their last run). The runs:",
         "",
         "```",
         *commands,
