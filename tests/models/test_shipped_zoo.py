@@ -1,0 +1,51 @@
+"""The models shipped in models/camvid-*: complete, inside the size budget, and actually trained.
+
+Runs on the bundled sample frames (no ../shared needed) through the TensorFlow-free runtimes: the
+int8 .tflite (LiteRT) and the fp32 .onnx (ONNX Runtime) must segment CamVid frames well and agree
+with each other. A random or mis-normalised model scores ~10 % pixel accuracy here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeseg import runtime
+from edgeseg.bench.accuracy import evaluate, predict_frame
+from edgeseg.core.dataset import FolderDataset
+from edgeseg.core.manifest import find_model_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+ZOO = sorted(p for p in (ROOT / "models").glob("camvid-*") if p.is_dir())
+SAMPLES = ROOT / "samples" / "camvid"
+
+
+def test_zoo_is_present_and_within_budget() -> None:
+    assert {p.name for p in ZOO} >= {"camvid-enet"}
+    total = sum(f.stat().st_size for f in (ROOT / "models").rglob("*") if f.is_file())
+    assert total < 80 * 2**20, f"models/ holds {total / 2**20:.1f} MB, over the 80 MB budget"
+
+
+@pytest.mark.parametrize("folder", ZOO, ids=[p.name for p in ZOO])
+def test_shipped_model_is_complete_and_trained(folder: Path) -> None:
+    name = folder.name
+    for f in (f"{name}.h5", f"{name}_int8.tflite", f"{name}_int8.tflite.json", f"{name}.onnx",
+              f"{name}.onnx.json", "manifest.json", "labels.txt", "MODEL_CARD.md", "history.csv"):
+        assert (folder / f).is_file(), f"{name}: {f} missing"
+    labels = (folder / "labels.txt").read_text().split()
+    int8, onnx = folder / f"{name}_int8.tflite", folder / f"{name}.onnx"
+    # each file's own manifest: the int8 file takes raw pixels, the ONNX file normalised ones
+    spec_q, spec_f = find_model_manifest(int8).spec, find_model_manifest(onnx).spec
+    assert len(labels) == spec_q.num_classes == spec_f.num_classes
+    frames = FolderDataset(SAMPLES / "images", SAMPLES / "masks", spec_f).subset(3)
+    with runtime.load(int8, threads=2) as q, runtime.load(onnx, threads=2) as f:
+        assert q.input.dtype == "uint8", "the shipped int8 files take raw uint8 pixels"
+        for be, spec in ((q, spec_q), (f, spec_f)):
+            scores = evaluate(be, frames, spec).scores
+            assert scores.pixel_accuracy >= 0.75, f"{name} {be.input.dtype}: pixel accuracy {scores.pixel_accuracy:.3f}"
+        image, _ = frames.read(0)
+        size = f.input_size
+        agree = np.mean(predict_frame(q, image, spec_q, size) == predict_frame(f, image, spec_f, size))
+        assert agree >= 0.9, f"{name}: int8 and fp32 agree on {agree:.1%} of pixels"
