@@ -63,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = p.add_argument_group("matrix (MODEL.h5 -> every format/precision -> every runtime)")
     m.add_argument("--matrix", action="store_true", help="convert the .h5 to every format and precision, then bench all")
     m.add_argument("--calib-data", default=None, metavar="DATASET", help="calibration dataset for int8 (matrix)")
+    m.add_argument("--targets", default=None, metavar="T1,T2",
+                   help="matrix: only these convert targets (e.g. fp32,int8,onnx,onnx-int8; default: all)")
     m.add_argument("--calib-split", default=None, help="split of a SegNet-layout calibration dataset")
     m.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="write matrix.md/.json/.csv and plots here (also without --matrix, over the given artifacts)")
@@ -149,6 +151,8 @@ def run_bench(args: argparse.Namespace) -> int:
         return run_matrix(args)
     if args.calib_data:
         raise UsageError("--calib-data belongs to --matrix")
+    if args.targets:
+        raise UsageError("--targets belongs to --matrix")
     if args.adb is not None:
         return run_android(args)
     jobs = build_jobs(args)

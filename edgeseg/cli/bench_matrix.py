@@ -24,6 +24,13 @@ def _convert(model: Path, out: Path, args: argparse.Namespace) -> tuple[list[Pat
     spec = manifest.spec if manifest is not None else spec_from_args(args)
     calib = resolve_dataset(args.calib_data, spec, split=args.calib_split) if args.calib_data else None
     targets = list_targets()
+    if args.targets:
+        wanted = [t.strip() for t in args.targets.split(",") if t.strip()]
+        unknown = [t for t in wanted if t not in targets]
+        if unknown or not wanted:
+            raise UsageError(f"--targets: unknown target {', '.join(unknown) or '(none)'}; "
+                             f"choose from {', '.join(targets)}")
+        targets = [t for t in targets if t in wanted]
     try:
         done = convert_model(model, targets, out, calib=calib, threads=None)
         return [Path(d["path"]) for d in done], []

@@ -1,0 +1,51 @@
+"""`edgeseg bench MODEL.h5 --matrix` end to end on the tiny model: convert, bench every runtime, write
+the table, JSON, CSV and plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from edgeseg.cli.main import main
+
+FAST = ["--runs", "3", "--min-time", "0.05", "--warmup-runs", "1", "--warmup-time", "0"]
+
+
+def test_matrix_end_to_end(tiny: dict[str, Path], samples_dir: Path, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "matrix"
+    rc = main(["bench", str(tiny["h5"]), "--matrix", "--data", str(samples_dir), "--calib-data", str(samples_dir),
+               "--targets", "fp32,int8,onnx", "--threads", "1", *FAST, "--out", str(out)])
+    assert rc == 0, capsys.readouterr()
+    data = json.loads((out / "matrix.json").read_text())
+    rows = {(r["format"], r["precision"], r["runtime"]): r for r in data["rows"]}
+    assert set(rows) == {("h5", "fp32", "keras"), ("tflite", "fp32", "litert"), ("tflite", "fp32", "litert-compiled"),
+                         ("tflite", "int8", "litert"), ("tflite", "int8", "litert-compiled"),
+                         ("onnx", "fp32", "onnxruntime")}, sorted(rows)
+    keras = rows[("h5", "fp32", "keras")]
+    assert 0.0 <= keras["mIoU"] <= 1.0 and keras["dmIoU vs Keras"] == 0
+    # same predictions, same score, whatever the runtime: the float files match Keras
+    for key in (("tflite", "fp32", "litert"), ("tflite", "fp32", "litert-compiled"), ("onnx", "fp32", "onnxruntime")):
+        assert rows[key]["mIoU"] == pytest.approx(keras["mIoU"], abs=2e-3), key
+        assert rows[key]["dmIoU vs Keras"] == pytest.approx(rows[key]["mIoU"] - keras["mIoU"], abs=1e-3)
+    for r in rows.values():
+        assert r["p50 ms"] > 0 and r["peak RSS MB"] > 0 and r["size MB"] > 0
+    assert rows[("tflite", "int8", "litert")]["% ops delegated"] > 0
+    with (out / "matrix.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == len(rows)
+    md = (out / "matrix.md").read_text()
+    assert "| format" in md and "tiny_int8.tflite" in md
+    for png in ("latency_vs_miou.png", "per_class_iou_delta.png", "confusion_best.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    assert any((out / "overlays").rglob("*.png"))
+
+
+def test_matrix_unknown_target_is_one_line(tiny: dict[str, Path], samples_dir: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["bench", str(tiny["h5"]), "--matrix", "--data", str(samples_dir), "--targets", "fp32,warp9",
+               "--out", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "warp9" in err and "Traceback" not in err and err.count("\n") == 1
