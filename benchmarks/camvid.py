@@ -1,7 +1,7 @@
 """Reproduce benchmarks/RESULTS.md from the shipped models: the bench matrix of every
 models/camvid-*/ model on CamVid val (every format x precision x runtime available here).
 
-Usage: .venv/bin/python benchmarks/camvid.py [--data ../shared/camvid] [--threads 2] [--models enet ...]
+Usage: .venv/bin/python benchmarks/camvid.py [--data ../shared/camvid] [--threads 2] [--models enet ...] [--targets T1,T2]
 Writes benchmarks/results/<model>/ (matrix.md/.json/.csv, plots, overlays, run.json) and
 benchmarks/RESULTS.md, with the machine, versions and the exact commands at the top. With --models,
 only those are measured again; the sections of the other shipped models are kept from their last
@@ -30,6 +30,9 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "camvid")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--models", nargs="*", default=None, help="names like enet (default: every models/camvid-*)")
+    ap.add_argument("--targets", default=None,
+                    help="only these convert targets, e.g. fp32,int8,onnx (default: all; int16x8 runs on "
+                         "TFLite's reference kernels and takes seconds per frame on the bigger models)")
     args = ap.parse_args()
     if not (args.data / "val").is_dir():
         sys.exit(f"error: {args.data}: CamVid (SegNet layout with val/) not found; pass --data")
@@ -45,6 +48,8 @@ def main() -> int:
         cmd = ["edgeseg", "bench", str(h5.relative_to(REPO)), "--matrix", "--data", str(args.data), "--split", "val",
                "--calib-data", str(args.data), "--calib-split", "train", "--threads", args.threads,
                "--out", str(out.relative_to(REPO))]
+        if args.targets:
+            cmd += ["--targets", args.targets]
         print(f"$ {shlex.join(cmd)}", flush=True)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "edgeseg", *cmd[1:]], cwd=REPO, check=True)
