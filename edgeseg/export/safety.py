@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -86,11 +87,9 @@ def tfmot_layer_classes() -> dict[str, Any]:
 
 
 def uses_tfmot(config: dict[str, Any]) -> bool:
-    """Whether a model config holds tfmot quantisation layers (a QAT model)."""
-    return any(str(lay.get("class_name", "")).startswith(_TFMOT_PREFIXES) for lay in iter_layer_configs(config))
-
-
-_TFMOT_PREFIXES = ("Quantize",)
+    """Whether a model config holds tfmot quantisation layers (a QAT model: ``QuantizeLayer``,
+    ``QuantizeWrapperV2``, ...)."""
+    return any(str(lay.get("class_name", "")).startswith("Quantize") for lay in iter_layer_configs(config))
 
 
 def known_layer_classes() -> set[str]:
@@ -143,26 +142,16 @@ def load_keras_model(path: str | os.PathLike[str], *, trust_model: bool = False)
     check_model_config(path, config, trust_model=trust_model)
     from edgeseg._keras import keras
 
-    if uses_tfmot(config):
-        return _load_qat(path, trust_model)
+    scope = contextlib.nullcontext()
+    if uses_tfmot(config):  # a QAT model: tfmot's classes deserialise inside its quantize_scope
+        import tensorflow_model_optimization as tfmot
+
+        scope = tfmot.quantization.keras.quantize_scope()
     try:
-        if trust_model:
-            return keras.models.load_model(path, compile=False, safe_mode=False)
-        return keras.models.load_model(path, compile=False)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{path}: cannot load the Keras model ({_short(exc)})") from None
-
-
-def _load_qat(path: Path, trust_model: bool) -> Any:
-    """A quantisation-aware-trained .h5 (tfmot wrappers), loaded inside tfmot's ``quantize_scope``."""
-    from edgeseg._keras import keras
-    import tensorflow_model_optimization as tfmot
-
-    try:
-        with tfmot.quantization.keras.quantize_scope():
+        with scope:
             return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{path}: cannot load the quantisation-aware Keras model ({_short(exc)})") from None
+        raise ModelError(f"{path}: cannot load the Keras model ({_short(exc)})") from None
 
 
 def _short(exc: BaseException) -> str:
