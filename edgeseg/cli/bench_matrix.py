@@ -18,7 +18,7 @@ def _convert(model: Path, out: Path, args: argparse.Namespace) -> tuple[list[Pat
     from edgeseg.core.manifest import find_model_manifest
     from edgeseg.cli._common import spec_from_args
     from edgeseg.export.convert import convert_model
-    from edgeseg.export.registry import list_targets
+    from edgeseg.export.registry import get_exporter, list_targets
 
     manifest = find_model_manifest(model)
     spec = manifest.spec if manifest is not None else spec_from_args(args)
@@ -26,10 +26,10 @@ def _convert(model: Path, out: Path, args: argparse.Namespace) -> tuple[list[Pat
     targets = list_targets()
     if args.targets:
         wanted = [t.strip() for t in args.targets.split(",") if t.strip()]
-        unknown = [t for t in wanted if t not in targets]
-        if unknown or not wanted:
-            raise UsageError(f"--targets: unknown target {', '.join(unknown) or '(none)'}; "
-                             f"choose from {', '.join(targets)}")
+        if not wanted:
+            raise UsageError("--targets names no convert target")
+        for name in wanted:
+            get_exporter(name)  # the registry's one-line error for an unknown target, before any work
         targets = [t for t in targets if t in wanted]
     try:
         done = convert_model(model, targets, out, calib=calib, threads=None)
