@@ -36,9 +36,10 @@ def main() -> int:
     args = ap.parse_args()
     if not (args.data / "val").is_dir():
         sys.exit(f"error: {args.data}: CamVid (SegNet layout with val/) not found; pass --data")
-    dirs = sorted(p for p in (REPO / "models").glob("camvid-*") if p.is_dir())
+    shipped = sorted(p for p in (REPO / "models").glob("camvid-*") if p.is_dir())
+    dirs = shipped
     if args.models:
-        dirs = [d for d in dirs if d.name.removeprefix("camvid-") in args.models]
+        dirs = [d for d in shipped if d.name.removeprefix("camvid-") in args.models]
     if not dirs:
         sys.exit("error: no shipped models found under models/camvid-*")
     runs = {}
@@ -58,7 +59,7 @@ def main() -> int:
         (out / "run.json").write_text(json.dumps(run, indent=1) + "\n")
         runs[d.name] = run
     sections, commands = [], []
-    for d in sorted(p for p in (REPO / "models").glob("camvid-*") if p.is_dir()):
+    for d in shipped:
         out = REPO / "benchmarks" / "results" / d.name
         if not (out / "matrix.md").is_file() or not (out / "run.json").is_file():
             continue
