@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay")
     t.add_argument("--schedule", choices=("poly", "cosine", "constant"), default="poly")
     t.add_argument("--warmup-epochs", type=float, default=0.0)
+    t.add_argument("--ema", type=float, default=0.0, metavar="MOMENTUM",
+                   help="validate and save an exponential moving average of the weights (e.g. 0.995; "
+                        "0: off); history.csv then also scores the raw weights (val_miou_raw)")
     t.add_argument("--seed", type=int, default=None, help="repeatable run (deterministic ops, same weights)")
     t.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
                    help="XLA for the training step (auto: on GPUs, off on CPU where it is slower)")
@@ -89,6 +92,10 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("give --data DATASET (or --images DIR --masks DIR)")
     if args.images is not None and args.masks is None:
         raise UsageError("--images needs --masks")
+    if args.qat and args.ema:
+        raise UsageError("--ema is for float training; QAT fine-tunes are too short to average")
+    if not 0.0 <= args.ema < 1.0:
+        raise UsageError(f"--ema must be in [0, 1), got {args.ema}")
     if args.cpu_replicas is not None and args.cpu_replicas < 1:
         raise UsageError("--cpu-replicas must be >= 1")
     for flag in ("threads", "epochs", "batch_size", "steps_per_epoch"):

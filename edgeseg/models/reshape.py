@@ -17,6 +17,16 @@ def with_input_size(model: keras.Model, size: tuple[int, int]) -> keras.Model:
     h, w = size
     if tuple(model.input_shape[1:3]) == (h, w):
         return model
+    return _rebuild(model, size)
+
+
+def copy_model(model: keras.Model) -> keras.Model:
+    """A separate copy of ``model`` (same architecture and weights, no shared variables)."""
+    return _rebuild(model, tuple(model.input_shape[1:3]))
+
+
+def _rebuild(model: keras.Model, size: tuple[int, int]) -> keras.Model:
+    h, w = size
     config = copy.deepcopy(model.get_config())
     for layer in config["layers"]:
         if layer["class_name"] == "InputLayer":

@@ -73,6 +73,7 @@ class EpochRecord:
     lr: float
     seconds: float
     val: Scores | None = None
+    val_raw: Scores | None = None  # the raw (not averaged) weights, in runs with --ema
 
     def row(self, spec: Spec) -> dict[str, Any]:
         """history.csv row."""
@@ -81,6 +82,8 @@ class EpochRecord:
         if self.val is not None:
             r["val_miou"], r["val_pixel_accuracy"] = self.val.miou, self.val.pixel_accuracy
             r.update({f"iou_{n}": float(v) for n, v in zip(spec.class_names, self.val.iou)})
+        if self.val_raw is not None:
+            r["val_miou_raw"] = self.val_raw.miou
         return r
 
 
@@ -144,6 +147,10 @@ class Trainer:
             # from ``model`` to ``eval_model`` before every validation and save (see ``_sync``).
             self.eval_model = model_fn()
             self.model = self._train_model(self.eval_model, pipe.crop)
+            if cfg.optim.ema and self.model is self.eval_model:  # the averaged weights need a model of their own
+                from edgeseg.models.reshape import copy_model
+
+                self.eval_model = copy_model(self.model)
             self.optimizer, self.schedule = make_optimizer(cfg.optim, self.steps * cfg.epochs)
             self.optimizer.build(self.model.trainable_variables)
         self.loss_fn = make_loss(cfg.loss, ignore_index(spec), cfg.class_weights)
@@ -167,10 +174,25 @@ class Trainer:
             raise UsageError(f"cannot train this model on {crop[0]}x{crop[1]} crops ({exc}); "
                              "train without --crop") from None
 
-    def _sync(self) -> None:
-        """Copy the trained weights into the full-size model (a no-op without crops)."""
-        if self.eval_model is not self.model:
-            self.eval_model.set_weights(self.model.get_weights())
+    @property
+    def averaging(self) -> bool:
+        """Whether validation and best.h5 use an exponential moving average of the weights."""
+        return bool(self.cfg.optim.ema)
+
+    def _sync(self, raw: bool = False) -> None:
+        """Copy the trained weights into the full-size model (a no-op without crops and averaging):
+        the moving averages of the trainable weights when averaging (unless ``raw``), with the
+        BatchNorm statistics and other non-trainable weights as they are."""
+        if self.eval_model is self.model:
+            return
+        values = self.model.get_weights()
+        if self.averaging and not raw:
+            # Keras builds one average per trainable variable, in the order given to build()
+            averages = {v.ref(): a for v, a in zip(self.model.trainable_variables,
+                                                   self.optimizer._model_variables_moving_average)}
+            values = [averages[v.ref()].numpy() if v.ref() in averages else value
+                      for v, value in zip(self.model.weights, values)]
+        self.eval_model.set_weights(values)
 
     # -- steps ---------------------------------------------------------------------------------
     def _make_steps(self, jit: bool) -> tuple[Callable, Callable]:
@@ -275,6 +297,9 @@ class Trainer:
         try:
             for epoch in range(start, self.cfg.epochs):
                 rec = self._epoch(epoch, it)
+                if val_ds is not None and self.averaging:
+                    self._sync(raw=True)
+                    rec.val_raw = evaluate(self.eval_model, val_ds, self.spec, self.pipe.fit, predict)
                 self._sync()
                 if val_ds is not None:
                     rec.val = evaluate(self.eval_model, val_ds, self.spec, self.pipe.fit, predict)
@@ -296,7 +321,6 @@ class Trainer:
         except KeyboardInterrupt:
             summary.interrupted = True
             summary.wall_seconds = time.perf_counter() - t0
-            self._sync()
             self._checkpoint(summary.epochs_done, summary, rows)
         return summary
 
@@ -331,6 +355,7 @@ class Trainer:
     def _checkpoint(self, next_epoch: int, summary: Summary, rows: list[dict[str, Any]]) -> None:
         if self.out is None:
             return
+        self._sync(raw=True)  # last.h5 holds the raw weights --resume continues from (the averages are in the state)
         if not self.chief:
             self._save(outputs.LAST)
             return

@@ -72,16 +72,17 @@ def restore_optimizer(optimizer: keras.optimizers.Optimizer, variables: list, ar
         var.assign(value)
 
 
-def history_fields(spec: Spec) -> list[str]:
-    """Columns of history.csv."""
-    return (["epoch", "loss", "val_miou", "val_pixel_accuracy", "lr", "seconds"]
+def history_fields(spec: Spec, raw: bool = False) -> list[str]:
+    """Columns of history.csv (``raw``: runs with weight averaging also score the raw weights)."""
+    return (["epoch", "loss", "val_miou", "val_pixel_accuracy", "lr", "seconds"] + (["val_miou_raw"] if raw else [])
             + [f"iou_{name}" for name in spec.class_names])
 
 
 def write_history(out: Path, spec: Spec, rows: list[dict[str, Any]]) -> None:
     """Rewrite history.csv with every row so far (atomic, so a crash never leaves half a file)."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=history_fields(spec), extrasaction="ignore")
+    raw = any(row.get("val_miou_raw") not in (None, "") for row in rows)
+    w = csv.DictWriter(buf, fieldnames=history_fields(spec, raw), extrasaction="ignore")
     w.writeheader()
     for row in rows:
         w.writerow({k: _fmt(v) for k, v in row.items()})

@@ -140,7 +140,7 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
     lr = args.lr or (1e-4 if args.qat else (1e-3 if args.optimizer == "adam" else 1e-2))
     steps = min(len(train) // args.batch_size, args.steps_per_epoch or 10**9)
     optim = OptimConfig(args.optimizer, lr, args.momentum, args.weight_decay, args.schedule,
-                        int(round(args.warmup_epochs * steps)))
+                        int(round(args.warmup_epochs * steps)), ema=getattr(args, "ema", 0.0) or 0.0)
     jit = {"auto": None, "on": True, "off": False}[args.jit]
     cfg = TrainConfig(epochs, args.batch_size, args.loss, weights, optim, args.seed or 0, jit, args.steps_per_epoch,
                       steps_per_execution=getattr(args, "steps_per_execution", None))
