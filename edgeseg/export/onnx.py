@@ -158,7 +158,11 @@ class OnnxInt8Exporter(Exporter):
     float ``Conv``/``Add`` between DequantizeLinear/QuantizeLinear plus NCHW<->NHWC transposes
     (36 of 89 convs and 25 of 27 adds of ENet left in float). Trained ENet 360x480, 2 threads:
     S8S8 44.5 ms, U8S8 23.3 ms, fp32 ~21 ms (docs/bench.md "Figures"). U8S8 is also what ORT
-    recommends for x86; the 256 levels are the same, so is the accuracy."""
+    recommends for x86; the 256 levels are the same, so is the accuracy.
+
+    Before export the model goes through :func:`edgeseg.models.deploy.for_onnxruntime_int8`: ENet's
+    channel concats are rebuilt as adds (same function) because ORT's NHWC transformer stops at a
+    Concat, leaving 54 transposes and two channels-first max-pools in the int8 ENet."""
 
     format = "onnx"
     name, precision, suffix = "onnx-int8", "int8", "_int8.onnx"
@@ -173,6 +177,9 @@ class OnnxInt8Exporter(Exporter):
 
         if ctx.calibration is None:
             raise ExportError("onnx-int8 needs calibration images (--calib-data)")
+        from edgeseg.models.deploy import for_onnxruntime_int8
+
+        keras_model, rewrites = for_onnxruntime_int8(keras_model)
         proto = keras_to_onnx(keras_model, ctx.input_size, ctx.head)
         work = Path(ctx.work_dir)
         fp32, pre, q = work / "onnx_int8_fp32.onnx", work / "onnx_int8_pre.onnx", work / "onnx_int8_q.onnx"
@@ -197,6 +204,8 @@ class OnnxInt8Exporter(Exporter):
         _save(out, out_path)
         quant = {"weights": "int8 per-channel", "activations": "uint8", "io": "float", "format": "QDQ",
                  "calibration_images": ctx.calib_count, "calibration_method": ctx.calib_method}
+        if rewrites:
+            quant["graph_rewrites"] = rewrites
         return _info(out, out_path, self.precision, quant)
 
 

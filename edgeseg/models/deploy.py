@@ -1,0 +1,48 @@
+"""Exact inference-time rewrites of trained models for a particular runtime.
+
+A rewrite returns a model that computes the same function (to float rounding) with a graph the
+target runtime runs faster. The exporters apply them and record what they did in the artifact's
+manifest; the parity check of ``edgeseg convert`` compares the result with the original model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+def for_onnxruntime_int8(model: Any) -> tuple[Any, list[str]]:
+    """``(model, notes)`` for ONNX Runtime's channels-last int8 CPU kernels (QDQ export).
+
+    ENet's channel concatenations keep ORT's NHWC layout transformer from converting anything after
+    them: they are rebuilt as adds of zero-padded projections (:func:`edgeseg.models.enet.merge_as_add`).
+    Other models are returned unchanged with no notes.
+    """
+    from edgeseg.models.enet import merge_as_add
+
+    rewritten = _rewrite(model, merge_as_add)
+    if rewritten is not None:
+        return rewritten, ["enet: the 3 channel concats (initial block, downsampling bottlenecks) rebuilt as "
+                           "adds of zero-padded 1x1 projections, same function, so ONNX Runtime keeps the int8 "
+                           "graph channels-last"]
+    return model, []
+
+
+def _rewrite(model: Any, fn: Callable[[Any], Any | None]) -> Any | None:
+    """``fn(model)``, or ``model`` with one nested model replaced by ``fn(nested)`` (the exporters
+    see the zoo model wrapped with its input and head layers); ``None`` when ``fn`` applies nowhere."""
+    new = fn(model)
+    if new is not None:
+        return new
+    for sub in getattr(model, "layers", []):
+        if not hasattr(sub, "layers"):
+            continue
+        new_sub = fn(sub)
+        if new_sub is not None:
+            from edgeseg._keras import keras
+
+            # every other layer is reused as it is (same weights); only the nested model is swapped
+            return keras.models.clone_model(model, clone_function=lambda layer: new_sub if layer is sub else layer)
+    return None
+
+
+__all__ = ["for_onnxruntime_int8"]
