@@ -49,3 +49,16 @@ def test_shipped_model_is_complete_and_trained(folder: Path) -> None:
         size = f.input_size
         agree = np.mean(predict_frame(q, image, spec_q, size) == predict_frame(f, image, spec_f, size))
         assert agree >= 0.9, f"{name}: int8 and fp32 agree on {agree:.1%} of pixels"
+
+
+@pytest.mark.parametrize("folder", ZOO, ids=[p.name for p in ZOO])
+def test_shipped_history_is_one_numbered_run(folder: Path) -> None:
+    """history.csv: epochs 1..N in order (runs joined end to end), and the manifest's best score is in it."""
+    import csv
+    import json
+
+    with open(folder / "history.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, len(rows) + 1))
+    best = json.loads((folder / "manifest.json").read_text())["training"]["best_val_miou"]
+    assert any(abs(float(r["val_miou"]) - best) < 1e-5 for r in rows if r["val_miou"])
