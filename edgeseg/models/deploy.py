@@ -14,17 +14,24 @@ def for_onnxruntime_int8(model: Any) -> tuple[Any, list[str]]:
     """``(model, notes)`` for ONNX Runtime's channels-last int8 CPU kernels (QDQ export).
 
     ENet's channel concatenations keep ORT's NHWC layout transformer from converting anything after
-    them: they are rebuilt as adds of zero-padded projections (:func:`edgeseg.models.enet.merge_as_add`).
-    Other models are returned unchanged with no notes.
+    them: they are rebuilt as adds of zero-padded projections (:func:`edgeseg.models.enet.merge_as_add`),
+    and its head's 1x1 classifier is folded into the transposed conv before it
+    (:func:`edgeseg.models.enet.fuse_transpose_head`). Other models are returned unchanged, no notes.
     """
-    from edgeseg.models.enet import merge_as_add
+    from edgeseg.models.enet import fuse_transpose_head, merge_as_add
 
+    notes = []
     rewritten = _rewrite(model, merge_as_add)
     if rewritten is not None:
-        return rewritten, ["enet: the 3 channel concats (initial block, downsampling bottlenecks) rebuilt as "
-                           "adds of zero-padded 1x1 projections, same function, so ONNX Runtime keeps the int8 "
-                           "graph channels-last"]
-    return model, []
+        model = rewritten
+        notes.append("enet: the 3 channel concats (initial block, downsampling bottlenecks) rebuilt as adds of "
+                     "zero-padded 1x1 projections, same function, so ONNX Runtime keeps the int8 graph channels-last")
+    rewritten = _rewrite(model, fuse_transpose_head)
+    if rewritten is not None:
+        model = rewritten
+        notes.append("enet: the head's 2x2/2 transposed conv and 1x1 classifier folded into one transposed conv "
+                     "(same function; the full-resolution 11-channel int8 conv was 15 % of the int8 time)")
+    return model, notes
 
 
 def _rewrite(model: Any, fn: Callable[[Any], Any | None]) -> Any | None:

@@ -47,6 +47,19 @@ def test_merge_as_add_computes_the_same_function(options):
     assert merge_as_add(new) is None  # already add-merged
 
 
+def test_fuse_transpose_head_computes_the_same_function():
+    from edgeseg.models.enet import fuse_transpose_head, merge_as_add
+
+    model = merge_as_add(_random_enet(activation="relu"))
+    fused = fuse_transpose_head(model)
+    assert fused is not None and "classifier" not in {layer.name for layer in fused.layers}
+    x = np.random.default_rng(2).normal(size=(1, 64, 96, 3)).astype(np.float32)
+    ref = model(x, training=False).numpy()
+    np.testing.assert_allclose(fused(x, training=False).numpy(), ref, atol=1e-4 * float(np.abs(ref).max()))
+    assert fuse_transpose_head(fused) is None
+    assert fuse_transpose_head(_random_enet(activation="relu", head="bilinear")) is None
+
+
 def test_other_models_are_left_alone():
     from edgeseg import models
     from edgeseg.models.deploy import for_onnxruntime_int8
@@ -68,7 +81,8 @@ def test_int8_onnx_enet_runs_channels_last(tmp_path: Path, samples_dir: Path):
     h5 = tmp_path / "enet.h5"
     _random_enet(11, activation="relu").save(h5)  # CamVid's 11 classes: no manifest needed
     (r,) = convert_model(h5, ["onnx-int8"], tmp_path, calib=samples_dir, calib_count=4, verify_data=samples_dir)
-    assert any("concat" in note for note in Manifest.load(r["manifest"])["quantization"]["graph_rewrites"])
+    notes = Manifest.load(r["manifest"])["quantization"]["graph_rewrites"]
+    assert len(notes) == 2 and "concat" in notes[0] and "head" in notes[1]
     assert r["parity"]["agreement_pct"] > 90.0
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
