@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import warnings
 from pathlib import Path
@@ -21,11 +22,22 @@ from edgeseg.errors import ModelError
 BEST, LAST, STATE, HISTORY, MANIFEST = "best.h5", "last.h5", "last.state.npz", "history.csv", "manifest.json"
 
 
+def _not_compile_notice(record: logging.LogRecord) -> bool:
+    # tf_keras logs "Compiled the loaded model, but the compiled metrics have yet to be built" on
+    # every HDF5 save of a model that was never compiled (ours never are): once per epoch, misleading.
+    return "compiled metrics have yet to be built" not in record.getMessage()
+
+
 def save_model(model: keras.Model, path: Path) -> None:
     """Save ``model`` as HDF5 (no optimizer) atomically."""
-    with atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
-        model.save(tmp, save_format="h5", include_optimizer=False)
+    tf_log = logging.getLogger("tensorflow")
+    tf_log.addFilter(_not_compile_notice)
+    try:
+        with atomic_path(path) as tmp, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
+            model.save(tmp, save_format="h5", include_optimizer=False)
+    finally:
+        tf_log.removeFilter(_not_compile_notice)
 
 
 def load_model(path: Path) -> keras.Model:

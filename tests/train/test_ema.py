@@ -84,3 +84,19 @@ def test_ema_flag_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "--ema must be in [0, 1)" in capsys.readouterr().err
     assert main([*base, "--ema", "0.9", "--qat", "--from", str(tmp_path / "x.h5")]) != 0
     assert "--ema is for float training" in capsys.readouterr().err
+
+
+def test_saving_logs_no_compile_notice(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """tf_keras logs a misleading 'compiled metrics' warning on each .h5 save of an uncompiled model."""
+    import logging
+
+    from edgeseg import models
+    from edgeseg.train import outputs
+
+    model = models.build("unet", 3, (32, 32), depth=2, base_width=4)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        outputs.save_model(model, tmp_path / "m.h5")
+    assert (tmp_path / "m.h5").is_file()
+    assert not [r for r in caplog.records if "compiled metrics" in r.getMessage()]
+    # the filter is removed again: other code still sees tf_keras's own messages
+    assert outputs._not_compile_notice not in logging.getLogger("tensorflow").filters
