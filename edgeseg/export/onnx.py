@@ -160,9 +160,11 @@ class OnnxInt8Exporter(Exporter):
     S8S8 44.5 ms, U8S8 23.3 ms, fp32 ~21 ms (docs/bench.md "Figures"). U8S8 is also what ORT
     recommends for x86; the 256 levels are the same, so is the accuracy.
 
-    Before export the model goes through :func:`edgeseg.models.deploy.for_onnxruntime_int8`: ENet's
-    channel concats are rebuilt as adds (same function) because ORT's NHWC transformer stops at a
-    Concat, leaving 54 transposes and two channels-first max-pools in the int8 ENet."""
+    Before export the model goes through :func:`edgeseg.models.deploy.for_onnxruntime_int8` (exact
+    rewrites, listed in the artifact's ``quantization.graph_rewrites``): ENet's channel concats are
+    rebuilt as adds because ORT's NHWC transformer stops at a Concat (54 transposes and two
+    channels-first max-pools were left in the int8 ENet), and its head's 1x1 classifier is folded
+    into the transposed conv before it. Shipped ENet: int8/fp32 0.84x before, 1.25x after."""
 
     format = "onnx"
     name, precision, suffix = "onnx-int8", "int8", "_int8.onnx"

@@ -71,7 +71,7 @@ def _downsample(x: Any, out: int, name: str, *, dropout: float, act: str, merge:
     pool = L.MaxPooling2D(2, name=f"{name}_pool")(x)
     if merge == "add":
         # The pool branch through a 1x1 projection (zero-padding is the projection [I 0], which
-        # `enet_merge_add` sets when converting a trained concat model), added to the full 1x1
+        # `merge_as_add` sets when converting a trained concat model), added to the full 1x1
         # expansion: no CONCATENATION, which ONNX Runtime's NHWC int8 path cannot keep
         # channels-last (every residual ADD after it then runs between two TRANSPOSEs).
         proj = L.Conv2D(out, 1, use_bias=False, name=f"{name}_pool_pad")(pool)
@@ -118,7 +118,9 @@ def _upsample(x: Any, out: int, name: str, *, dropout: float, act: str, unpool: 
                "'bilinear' is a bilinear x2 resize + 3x3 conv; activation 'relu' replaces PReLU "
                "where quantised PReLU is not accelerated; upconv 'resize' replaces the 3x3/2 transposed "
                "convs of the upsampling bottlenecks by nearest x2 + 3x3 conv (no ConvTranspose, which "
-               "ONNX Runtime runs in float even in a QDQ int8 model).",
+               "ONNX Runtime runs in float even in a QDQ int8 model); merge 'add' replaces the concats of the "
+               "initial block and downsampling bottlenecks by adds of a 1x1 projection of the pooled branch "
+               "(the onnx-int8 export converts trained concat models to it exactly).",
     options={"width": 1.0, "activation": "prelu", "dropout": 0.1, "unpool": "bilinear", "head": "transpose",
              "upconv": "transpose", "merge": "concat"},
     choices={"activation": ("prelu", "relu"), "unpool": ("bilinear", "nearest"),
@@ -180,9 +182,12 @@ def merge_as_add(model: Any) -> Any | None:
     new = build("enet", classes, size, **options, merge="add")
     new_names = {layer.name: layer for layer in new.layers}
     done: set[str] = set()
-    _convert_initial(names, new_names, done)
-    for block in ("b1_0", "b2_0"):
-        _convert_downsample(block, names, new_names, done, options["activation"])
+    try:
+        _convert_initial(names, new_names, done)
+        for block in ("b1_0", "b2_0"):
+            _convert_downsample(block, names, new_names, done, options["activation"])
+    except (KeyError, ValueError):  # a layer missing or shaped otherwise: not a model this module built
+        return None
     for name, layer in new_names.items():
         if name in done or not layer.weights:
             continue
