@@ -10,17 +10,14 @@ import pytest
 
 from edgeseg.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "samples" / "camvid"
-
 
 @pytest.mark.parametrize("crop", [None, "32x48"])
-def test_ema_run_saves_averages_and_resumes(tmp_path: Path, crop: str | None) -> None:
+def test_ema_run_saves_averages_and_resumes(tmp_path: Path, samples_dir: Path, crop: str | None) -> None:
     from edgeseg.train import outputs
 
     out = tmp_path / "run"
     args = ["train", "--model", "unet", "--model-option", "depth=2", "--model-option", "base_width=4",
-            "--images", str(SAMPLES / "images"), "--masks", str(SAMPLES / "masks"), "--input-size", "48x64",
+            "--images", str(samples_dir / "images"), "--masks", str(samples_dir / "masks"), "--input-size", "48x64",
             "--batch-size", "4", "--steps-per-epoch", "3", "--quiet", "--epochs", "1", "--lr", "1e-2",
             "--ema", "0.5", "--out", str(out)]
     args += ["--crop", crop] if crop else []
@@ -44,7 +41,7 @@ def test_ema_run_saves_averages_and_resumes(tmp_path: Path, crop: str | None) ->
     assert outputs.load_state(out)[1]["next_epoch"] == 2
 
 
-def test_ema_validation_scores_raw_and_averaged(tmp_path: Path) -> None:
+def test_ema_validation_scores_raw_and_averaged(tmp_path: Path, samples_dir: Path) -> None:
     """With a validation split, history.csv has val_miou (averages) and val_miou_raw."""
     from edgeseg._keras import keras
     from edgeseg import models
@@ -56,7 +53,7 @@ def test_ema_validation_scores_raw_and_averaged(tmp_path: Path) -> None:
     from edgeseg.train.optim import OptimConfig
 
     keras.utils.set_random_seed(0)
-    frames = FrameCache(FolderDataset(SAMPLES / "images", SAMPLES / "masks", CAMVID).subset(8))
+    frames = FrameCache(FolderDataset(samples_dir / "images", samples_dir / "masks", CAMVID).subset(8))
     pipe = PipelineConfig(input_size=(48, 64), output_stride=4, augment=Augment.none())
     cfg = TrainConfig(epochs=2, batch_size=4, optim=OptimConfig(lr=1e-2, schedule="constant", ema=0.9), seed=1)
     trainer = Trainer(lambda: models.build("unet", 11, (48, 64), depth=2, base_width=4), CAMVID, pipe, cfg,
@@ -77,8 +74,8 @@ def test_ema_validation_scores_raw_and_averaged(tmp_path: Path) -> None:
     assert any(not np.array_equal(a, r) for a, r in zip(avg, raw))
 
 
-def test_ema_flag_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    base = ["train", "--model", "unet", "--images", str(SAMPLES / "images"), "--masks", str(SAMPLES / "masks"),
+def test_ema_flag_errors(tmp_path: Path, samples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", "--model", "unet", "--images", str(samples_dir / "images"), "--masks", str(samples_dir / "masks"),
             "--out", str(tmp_path / "r")]
     assert main([*base, "--ema", "1.5"]) != 0
     assert "--ema must be in [0, 1)" in capsys.readouterr().err
