@@ -297,30 +297,32 @@ class Trainer:
         try:
             for epoch in range(start, self.cfg.epochs):
                 rec = self._epoch(epoch, it)
-                if val_ds is not None and self.averaging:
-                    self._sync(raw=True)
-                    rec.val_raw = evaluate(self.eval_model, val_ds, self.spec, self.pipe.fit, predict)
-                self._sync()
+                self._sync()  # the averages when averaging
                 if val_ds is not None:
                     rec.val = evaluate(self.eval_model, val_ds, self.spec, self.pipe.fit, predict)
                 score = rec.val.miou if rec.val is not None else -rec.loss
                 best_so_far = summary.best_miou if val_ds is not None else -summary.best_miou
-                summary.records.append(rec)
-                rows.append(rec.row(self.spec))
-                summary.epochs_done = epoch + 1
-                summary.wall_seconds = time.perf_counter() - t0
                 if math.isnan(best_so_far) or score > best_so_far:
                     summary.best_epoch = epoch + 1
                     summary.best_miou = rec.val.miou if rec.val is not None else rec.loss
                     summary.best_iou = ([None if np.isnan(v) else float(v) for v in rec.val.iou]
                                         if rec.val is not None else [])
                     self._save(outputs.BEST)
+                if self.averaging:  # the raw weights: their score, and last.h5 for --resume
+                    self._sync(raw=True)
+                    if val_ds is not None:
+                        rec.val_raw = evaluate(self.eval_model, val_ds, self.spec, self.pipe.fit, predict)
+                summary.records.append(rec)
+                rows.append(rec.row(self.spec))
+                summary.epochs_done = epoch + 1
+                summary.wall_seconds = time.perf_counter() - t0
                 self._checkpoint(epoch + 1, summary, rows)
                 if self.on_epoch:
                     self.on_epoch(self, rec, summary)
         except KeyboardInterrupt:
             summary.interrupted = True
             summary.wall_seconds = time.perf_counter() - t0
+            self._sync(raw=True)
             self._checkpoint(summary.epochs_done, summary, rows)
         return summary
 
@@ -355,7 +357,8 @@ class Trainer:
     def _checkpoint(self, next_epoch: int, summary: Summary, rows: list[dict[str, Any]]) -> None:
         if self.out is None:
             return
-        self._sync(raw=True)  # last.h5 holds the raw weights --resume continues from (the averages are in the state)
+        # eval_model holds the raw weights here (the averages are in the optimizer state): last.h5 is what
+        # --resume continues from
         if not self.chief:
             self._save(outputs.LAST)
             return
