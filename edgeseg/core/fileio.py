@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -24,20 +25,41 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     parent = target.parent if str(target.parent) else Path(".")
     if parent.exists() and not parent.is_dir():
         raise EdgesegError(f"output directory {parent} is a file")
+    tmp_path: Path | None = None
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
-    except OSError as exc:
-        raise EdgesegError(f"cannot write to {parent}: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
+        with _interrupts_deferred():  # the temp file and the cleanup below come into being together
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
+            except OSError as exc:
+                raise EdgesegError(f"cannot write to {parent}: {exc.strerror or exc}") from None
+            tmp_path = Path(tmp)
+            os.close(fd)
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts get the usual mode
         yield tmp_path
         os.replace(tmp_path, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        if tmp_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends (POSIX; elsewhere a no-op).
+
+    A Ctrl-C that lands between creating a temporary file and arming the code that removes it
+    would leave the file behind; blocked, the signal is delivered (and raises) when the block ends.
+    """
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:
+        yield
+        return
+    previous = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, previous)
 
 
 def check_output_dir(folder: str | os.PathLike[str]) -> None:
@@ -58,9 +80,10 @@ def check_output_dir(folder: str | os.PathLike[str]) -> None:
     try:
         for d in reversed(created):
             d.mkdir()
-        fd, tmp = tempfile.mkstemp(prefix=".edgeseg-probe.", suffix=".part", dir=folder)
-        os.close(fd)
-        os.unlink(tmp)
+        with _interrupts_deferred():  # a Ctrl-C between creating and removing the probe would leave it
+            fd, tmp = tempfile.mkstemp(prefix=".edgeseg-probe.", suffix=".part", dir=folder)
+            os.close(fd)
+            os.unlink(tmp)
     except OSError as exc:
         raise EdgesegError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     finally:
