@@ -46,20 +46,30 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends (POSIX; elsewhere a no-op).
+    """Hold Ctrl-C (SIGINT) and SIGTERM until the block ends, then deliver them as they would have been.
 
-    A Ctrl-C that lands between creating a temporary file and arming the code that removes it
-    would leave the file behind; blocked, the signal is delivered (and raises) when the block ends.
+    A signal that lands between creating a temporary file and arming the code that removes it
+    would leave the file behind. Python runs signal handlers in the main thread, so for the block
+    they are swapped for handlers that only record the signal, and the recorded signals are raised
+    again (with the original handlers back) when it ends. A signal mask would not do: the kernel
+    hands a process signal to any thread that does not block it (TensorFlow's, for one). Outside
+    the main thread, where handlers cannot be changed, this is a no-op.
     """
-    mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None:
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        mask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
 
 
 def check_output_dir(folder: str | os.PathLike[str]) -> None:
