@@ -161,6 +161,10 @@ def run_bench(args: argparse.Namespace) -> int:
     quiet_stdout = args.json is not None and str(args.json) == "-"
     if not quiet_stdout:
         print(format_results(results))
+        per_class = format_per_class(results)
+        if per_class:
+            print("\nper class (IoU, precision, recall in %; precision far below recall = over-predicted):")
+            print(per_class)
         for f in failures:
             print(f"failed: {f['artifact']} [{f['runtime']}, threads={f['threads']}]: {f['error']}", file=sys.stderr)
     if args.json is not None:
@@ -267,6 +271,28 @@ def format_results(results: list[dict[str, Any]], markdown: bool = False) -> str
     from edgeseg.core.table import format_table
 
     return format_table(HEADERS, [result_row(r) for r in results], markdown=markdown)
+
+
+def format_per_class(results: list[dict[str, Any]], markdown: bool = False) -> str:
+    """Per-class IoU, precision and recall of every result that was scored (``--data``); '' if none was."""
+    from edgeseg.core.table import format_table
+
+    scored = [r for r in results if r.get("per_class_iou")]
+    if not scored:
+        return ""
+    names = list(scored[0]["per_class_iou"])
+    headers = ["class"]
+    for r in scored:
+        tag = f"{Path(r['artifact']).name} [{r['runtime']}]" if len(scored) > 1 else ""
+        headers += [f"{tag} IoU".strip(), "prec", "recall"]
+
+    def pct(d: dict[str, Any] | None, name: str) -> Any:
+        v = None if d is None else d.get(name)
+        return None if v is None else round(100 * v, 1)
+
+    rows = [[n] + [pct(r.get(k), n) for r in scored for k in ("per_class_iou", "per_class_precision",
+                                                               "per_class_accuracy")] for n in names]
+    return format_table(headers, rows, markdown=markdown)
 
 
 def _r(v: Any, nd: int = 3) -> Any:

@@ -24,6 +24,9 @@ class Scores:
         mean_class_accuracy: Mean of ``class_accuracy`` over classes present in ground truth.
         fw_iou: Frequency-weighted IoU (weights = ground-truth pixel share).
         pixels: Number of labelled pixels counted.
+        precision: Per-class precision (correct / predicted pixels of the class; NaN if never
+            predicted). Next to ``class_accuracy`` (recall) it shows whether a class loses IoU by
+            being missed or by being over-predicted, as class-weighted losses tend to do.
     """
 
     iou: np.ndarray
@@ -35,6 +38,7 @@ class Scores:
     mean_class_accuracy: float
     fw_iou: float
     pixels: int
+    precision: np.ndarray | None = None
 
     def to_dict(self, class_names: tuple[str, ...] | list[str] | None = None) -> dict[str, Any]:
         """JSON-ready dict; per-class values keyed by class name when names are given (NaN -> None)."""
@@ -53,6 +57,7 @@ class Scores:
             "pixel_accuracy": self.pixel_accuracy,
             "per_class_accuracy": per_class(self.class_accuracy),
             "mean_class_accuracy": self.mean_class_accuracy,
+            "per_class_precision": None if self.precision is None else per_class(self.precision),
             "fw_iou": self.fw_iou,
             "pixels": self.pixels,
         }
@@ -129,6 +134,7 @@ def scores_from_matrix(matrix: np.ndarray) -> Scores:
         iou = np.where(union > 0, tp / union, np.nan)
         dice = np.where(gt + pr > 0, 2 * tp / (gt + pr), np.nan)
         cls_acc = np.where(gt > 0, tp / gt, np.nan)
+        precision = np.where(pr > 0, tp / pr, np.nan)
     freq = gt / total if total > 0 else np.zeros_like(gt)
     fw = float(np.nansum(freq * np.nan_to_num(iou))) if total > 0 else float("nan")
     return Scores(
@@ -141,4 +147,5 @@ def scores_from_matrix(matrix: np.ndarray) -> Scores:
         mean_class_accuracy=_nanmean(cls_acc),
         fw_iou=fw,
         pixels=int(total),
+        precision=precision,
     )

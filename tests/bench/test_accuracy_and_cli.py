@@ -49,7 +49,13 @@ def test_bench_json_with_data(tiny, samples_dir, tmp_path, capsys):
     assert r["runtime"] == "onnxruntime" and r["threads"] == 1 and r["images"] == 11
     assert 0 <= r["miou"] <= 1 and set(r["per_class_iou"]) == set(CAMVID.class_names)
     assert 0 <= r["pixel_accuracy"] <= 1 and r["latency_ms"]["p50"] > 0
-    assert "p50 ms" in capsys.readouterr().out
+    assert set(r["per_class_precision"]) == set(CAMVID.class_names)
+    stdout = capsys.readouterr().out
+    assert "p50 ms" in stdout
+    # the per-class table: one row per class, IoU / precision / recall in % from the JSON's fractions
+    row = next(line.split() for line in stdout.splitlines() if line.startswith("Road "))
+    want = [r[k]["Road"] for k in ("per_class_iou", "per_class_precision", "per_class_accuracy")]
+    assert [float(v) for v in row[1:]] == pytest.approx([100 * v for v in want], abs=0.051)
 
 
 def test_threads_sweep_isolated_and_failure_collected(tiny, tmp_path):

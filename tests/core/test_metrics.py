@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import confusion_matrix, f1_score, jaccard_score
+from sklearn.metrics import confusion_matrix, f1_score, jaccard_score, precision_score
 
 from edgeseg.core.metrics import ConfusionMatrix, scores_from_matrix
 from edgeseg.errors import DataError
@@ -37,6 +37,8 @@ def test_matches_sklearn(seed):
     recall = [np.mean(p[t == c] == c) for c in range(N)]
     np.testing.assert_allclose(s.class_accuracy, recall)
     assert s.mean_class_accuracy == pytest.approx(np.mean(recall))
+    np.testing.assert_allclose(s.precision, precision_score(t, p, labels=list(range(N)), average=None))
+    assert s.to_dict()["per_class_precision"] == pytest.approx(list(s.precision))
     freq = np.bincount(t, minlength=N) / t.size
     assert s.fw_iou == pytest.approx(float(np.sum(freq * s.iou)))
     assert s.pixels == t.size
@@ -48,7 +50,7 @@ def test_absent_class_is_nan_and_left_out_of_means():
     cm = ConfusionMatrix(3)
     cm.update(truth, pred)
     s = cm.scores()
-    assert np.isnan(s.iou[2]) and np.isnan(s.dice[2])
+    assert np.isnan(s.iou[2]) and np.isnan(s.dice[2]) and np.isnan(s.precision[2])
     assert s.miou == pytest.approx((2 / 3 + 1 / 2) / 2)
 
 
