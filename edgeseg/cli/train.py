@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--steps-per-epoch", type=int, default=None, help="cap on steps per epoch")
     t.add_argument("--loss", default="ce", help="ce, focal, dice, tversky, focal_tversky, log_cosh_dice, combo")
     t.add_argument("--class-weights", default="none", metavar="MODE",
-                   help="none, median, enet, spec or w1,w2,... (ce, focal, combo)")
+                   help="none, median, enet, spec or w1,w2,... (ce, focal, combo). Weights raise rare-class "
+                        "recall at the cost of their precision and of mIoU (docs/train.md)")
     t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     t.add_argument("--lr", type=float, default=None, help="peak learning rate (adam 1e-3, sgd 1e-2; qat 1e-4)")
     t.add_argument("--momentum", type=float, default=0.9)
