@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python benchmarks/train_throughput.py [--model enet] [--size 360x480] [--batch 8]
-        [--data ../shared/camvid] [--frames 48] [--warmup 5] [--steps 15] [--rounds 2] [--out FILE.json]
+        [--data ../shared/camvid] [--frames 48] [--warmup 5] [--steps 15] [--rounds 2] [--no-floor] [--out FILE.json]
 
 Both arms train the same architecture (built twice from the same seed) on the same decoded frames
 in the same process; measurements alternate (edgeseg, fit, edgeseg, fit, ...) because the machine
@@ -11,6 +11,9 @@ timed ones. The edgeseg arm is the ``edgeseg train`` path with its defaults (ran
 crop / flip / rotation / colour augmentation computed in tf.data, the custom step, adaptive steps
 per graph call, XLA auto); the fit arm gets un-augmented normalised frames from a cached tf.data
 pipeline (cheaper input) and ``SparseCategoricalCrossentropy(from_logits=True, ignore_class=void)``.
+A third arm, the compute floor (skip with ``--no-floor``), runs only forward + backward + Adam on
+one constant batch in a ``tf.function``: floor / fit bounds what any training loop can gain over
+``fit`` with the same kernels.
 Prints a markdown table and writes JSON (median images/s per arm, ratio, every measurement,
 machine, versions, command).
 """
@@ -82,6 +85,41 @@ def _edgeseg_arm(args, spec, frames, size):
     return run
 
 
+def _floor_arm(args, spec, frames, size):
+    """The compute floor: forward + backward + Adam on one constant batch, one tf.function per step.
+
+    No input pipeline, no augmentation, no void masking, no metrics: only the kernels every trainer
+    of this model must run. Its images/s over the fit arm's is the most any training loop could gain
+    without faster kernels or less compute per image.
+    """
+    import numpy as np
+
+    from edgeseg import models
+    from edgeseg._keras import keras, tf
+
+    keras.utils.set_random_seed(0)
+    model = models.build(args.model, spec.num_classes, size)
+    opt = keras.optimizers.Adam(1e-3)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(args.batch, *size, 3)).astype(np.float32))
+    y = tf.constant(rng.integers(0, spec.num_classes, size=(args.batch, *size)).astype(np.int32))
+
+    @tf.function
+    def step() -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            loss = step()
+        float(loss)  # wait for the last step
+
+    return run
+
+
 def _measure(run, args) -> float:
     run(args.warmup)
     t = time.perf_counter()
@@ -101,6 +139,8 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--no-floor", dest="floor", action="store_false",
+                   help="skip the compute-floor arm (fwd + bwd + Adam on a constant batch, no pipeline)")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default: print only)")
     args = p.parse_args()
     if not args.data.is_dir():
@@ -113,6 +153,8 @@ def main() -> int:
     size = parse_size(args.size)
     frames = _frames(args.data, CAMVID, args.frames)
     arms = {"edgeseg": _edgeseg_arm(args, CAMVID, frames, size), "fit": _fit_arm(args, CAMVID, frames, size)}
+    if args.floor:
+        arms["floor"] = _floor_arm(args, CAMVID, frames, size)
     runs: dict[str, list[float]] = {k: [] for k in arms}
     for r in range(args.rounds):
         for name, run in arms.items():
@@ -127,6 +169,7 @@ def main() -> int:
         "data": str(args.data), "warmup_steps": args.warmup, "timed_steps": args.steps, "rounds": args.rounds,
         "images_per_s": {k: round(v, 3) for k, v in med.items()},
         "ratio_edgeseg_over_fit": round(med["edgeseg"] / med["fit"], 3),
+        "ratio_floor_over_fit": round(med["floor"] / med["fit"], 3) if "floor" in med else None,
         "measurements": {k: [round(x, 3) for x in v] for k, v in runs.items()},
         "machine": machine_info(), "versions": ver, "load_average": _loadavg(),
     }
@@ -161,7 +204,10 @@ def _markdown(r: dict) -> str:
     for k, v in r["images_per_s"].items():
         lines.append(f"| {k} | {v:.2f} | {', '.join(f'{x:.2f}' for x in r['measurements'][k])} |")
     lines.append(f"\n{r['model']} {r['input_size'][0]}x{r['input_size'][1]}, batch {r['batch']}: "
-                 f"edgeseg / fit = {r['ratio_edgeseg_over_fit']:.2f}x on {m['cpu']} ({m['usable_cores']} cores, "
+                 f"edgeseg / fit = {r['ratio_edgeseg_over_fit']:.2f}x"
+                 + (f", compute floor / fit = {r['ratio_floor_over_fit']:.2f}x (the most any loop could gain)"
+                    if r.get("ratio_floor_over_fit") else "")
+                 + f" on {m['cpu']} ({m['usable_cores']} cores, "
                  f"load {r['load_average']}), TF {r['versions']['tensorflow']}; `{r['command']}`")
     return "\n".join(lines)
 
