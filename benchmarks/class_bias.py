@@ -10,7 +10,7 @@ accuracy but costs IoU, because every over-predicted pixel is a false positive f
 and a false negative for a frequent one. This script measures it: for every artifact it scores
 the dataset once with ``argmax(z)`` and with ``argmax(z - tau * log w)`` for each tau (w from the
 artifact manifest's ``training.class_weights``), on the same logits, and prints per-class IoU,
-precision and recall. tau = 1 removes the whole prior. This is a diagnosis, not a deployment
+and the precision and recall of the model as trained (tau = 0, always scored). tau = 1 removes the whole prior. This is a diagnosis, not a deployment
 step: the zoo models fix the bias by fine-tuning (docs/train.md), not by editing biases on val.
 Runs on ONNX Runtime or LiteRT (no TensorFlow).
 """
@@ -28,8 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 def _weights(backend, path: Path):
     import numpy as np
 
-    training = (backend.manifest.get("training") if backend.manifest is not None else None) or {}
-    w = training.get("class_weights")
+    if backend.manifest is None:
+        raise SystemExit(f"{path}: no manifest beside it (convert it with edgeseg, which writes one)")
+    w = (backend.manifest.get("training") or {}).get("class_weights")
     if not w:
         raise SystemExit(f"{path}: its manifest records no training class weights (trained without --class-weights?)")
     return np.asarray(w, dtype=np.float64)
@@ -52,13 +53,13 @@ def main() -> int:
     from edgeseg.core.metrics import ConfusionMatrix
     from edgeseg.core.preprocess import preprocess, resize_nearest
 
-    taus = [float(t) for t in args.taus.split(",")]
+    taus = sorted({0.0, *(float(t) for t in args.taus.split(","))})  # tau = 0 is the model as trained
     report = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "data": args.data, "split": args.split,
               "machine": machine_info(), "versions": versions(), "models": {}}
     for path in args.artifacts:
         be = runtime.load(path, threads=args.threads)
-        spec = be.manifest.spec
         logw = np.log(_weights(be, path))
+        spec = be.manifest.spec
         ds = resolve_dataset(args.data, spec, split=args.split)
         cms = {t: ConfusionMatrix(spec.num_classes, spec.void_index) for t in taus}
         for i in range(len(ds)):
@@ -70,15 +71,15 @@ def main() -> int:
             print(f"\r{path.name}: {i + 1}/{len(ds)}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         scores = {t: cms[t].scores() for t in taus}
-        base = scores[0.0] if 0.0 in scores else scores[taus[0]]
+        base = scores[0.0]
         names = spec.class_names
         print(f"\n### {path}\n")
-        print("| class | IoU | precision | recall | " + " | ".join(f"IoU tau={t:g}" for t in taus) + " |")
-        print("|---|---:|---:|---:|" + "---:|" * len(taus))
+        print("| class | precision | recall | " + " | ".join(f"IoU tau={t:g}" for t in taus) + " |")
+        print("|---|---:|---:|" + "---:|" * len(taus))
         for c, n in enumerate(names):
-            print(f"| {n} | {100 * base.iou[c]:.1f} | {100 * base.precision[c]:.1f} | {100 * base.class_accuracy[c]:.1f} | "
+            print(f"| {n} | {100 * base.precision[c]:.1f} | {100 * base.class_accuracy[c]:.1f} | "
                   + " | ".join(f"{100 * scores[t].iou[c]:.1f}" for t in taus) + " |")
-        print("| **mIoU** | | | | " + " | ".join(f"**{100 * scores[t].miou:.2f}**" for t in taus) + " |")
+        print("| **mIoU** | | | " + " | ".join(f"**{100 * scores[t].miou:.2f}**" for t in taus) + " |")
         report["models"][str(path)] = {
             "class_weights": [round(float(v), 4) for v in np.exp(logw)],
             "by_tau": {f"{t:g}": scores[t].to_dict(names) for t in taus},

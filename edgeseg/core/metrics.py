@@ -21,12 +21,12 @@ class Scores:
         mean_dice: Mean Dice over the same classes as ``miou``.
         pixel_accuracy: Correct pixels / labelled (non-void) pixels.
         class_accuracy: Per-class recall (correct / ground-truth pixels of the class).
-        mean_class_accuracy: Mean of ``class_accuracy`` over classes present in ground truth.
-        fw_iou: Frequency-weighted IoU (weights = ground-truth pixel share).
-        pixels: Number of labelled pixels counted.
         precision: Per-class precision (correct / predicted pixels of the class; NaN if never
             predicted). Next to ``class_accuracy`` (recall) it shows whether a class loses IoU by
             being missed or by being over-predicted, as class-weighted losses tend to do.
+        mean_class_accuracy: Mean of ``class_accuracy`` over classes present in ground truth.
+        fw_iou: Frequency-weighted IoU (weights = ground-truth pixel share).
+        pixels: Number of labelled pixels counted.
     """
 
     iou: np.ndarray
@@ -35,10 +35,10 @@ class Scores:
     mean_dice: float
     pixel_accuracy: float
     class_accuracy: np.ndarray
+    precision: np.ndarray
     mean_class_accuracy: float
     fw_iou: float
     pixels: int
-    precision: np.ndarray | None = None
 
     def to_dict(self, class_names: tuple[str, ...] | list[str] | None = None) -> dict[str, Any]:
         """JSON-ready dict; per-class values keyed by class name when names are given (NaN -> None)."""
@@ -57,7 +57,7 @@ class Scores:
             "pixel_accuracy": self.pixel_accuracy,
             "per_class_accuracy": per_class(self.class_accuracy),
             "mean_class_accuracy": self.mean_class_accuracy,
-            "per_class_precision": None if self.precision is None else per_class(self.precision),
+            "per_class_precision": per_class(self.precision),
             "fw_iou": self.fw_iou,
             "pixels": self.pixels,
         }
@@ -144,8 +144,8 @@ def scores_from_matrix(matrix: np.ndarray) -> Scores:
         mean_dice=_nanmean(dice),
         pixel_accuracy=float(tp.sum() / total) if total > 0 else float("nan"),
         class_accuracy=cls_acc,
+        precision=precision,
         mean_class_accuracy=_nanmean(cls_acc),
         fw_iou=fw,
         pixels=int(total),
-        precision=precision,
     )
