@@ -1,7 +1,8 @@
-"""Shared fixtures: paths to the shipped samples and (when present) ../shared/camvid."""
+"""Shared fixtures: paths to the shipped samples, (when present) ../shared/camvid, and Ctrl-C as a terminal has it."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,17 @@ def camvid_dir() -> Path:
     if not (SHARED_CAMVID / "train").is_dir():
         pytest.skip("../shared/camvid not present")
     return SHARED_CAMVID
+
+
+@pytest.fixture
+def sigint_as_in_a_terminal():
+    """SIGINT raises KeyboardInterrupt in this process and in the processes it starts, as in a terminal.
+
+    A shell that runs the suite in the background (`cmd &` without job control, nohup) starts it with
+    SIGINT ignored, and an ignored signal stays ignored across exec, so Python never installs its
+    Ctrl-C handler: a Ctrl-C test would then test nothing. A Python-level handler here is reset to
+    the default disposition in children at exec, and Python installs its handler there again.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

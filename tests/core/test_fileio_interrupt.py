@@ -14,7 +14,7 @@ from edgeseg.core import fileio
 
 
 @pytest.fixture
-def ctrl_c_after_mkstemp(monkeypatch: pytest.MonkeyPatch):
+def ctrl_c_after_mkstemp(monkeypatch: pytest.MonkeyPatch, sigint_as_in_a_terminal: None):
     """SIGINT to this process the moment mkstemp has created its file (before the caller can clean up),
     with another thread alive, as in a real run (TensorFlow's threads): the kernel may hand the signal
     to any thread that does not block it."""

@@ -87,7 +87,8 @@ def _check_complete(out: Path) -> list[str]:
     return [p.name for p in finals]
 
 
-def test_interrupted_convert_leaves_only_complete_files(corpus: Path, tmp_path: Path) -> None:
+def test_interrupted_convert_leaves_only_complete_files(corpus: Path, tmp_path: Path,
+                                                       sigint_as_in_a_terminal: None) -> None:
     # SIGINT as soon as anything appears (first artifact or its hidden temp); SIGKILL in the middle of
     # the export loop (4 of the 8 artifacts written), where another one is being converted or written.
     runs = {"int": (signal.SIGINT, tmp_path / "sigint", bool),
