@@ -85,7 +85,7 @@ def _edgeseg_arm(args, spec, frames, size):
     return run
 
 
-def _floor_arm(args, spec, frames, size):
+def _floor_arm(args, spec, size):
     """The compute floor: forward + backward + Adam on one constant batch, one tf.function per step.
 
     No input pipeline, no augmentation, no void masking, no metrics: only the kernels every trainer
@@ -154,7 +154,7 @@ def main() -> int:
     frames = _frames(args.data, CAMVID, args.frames)
     arms = {"edgeseg": _edgeseg_arm(args, CAMVID, frames, size), "fit": _fit_arm(args, CAMVID, frames, size)}
     if args.floor:
-        arms["floor"] = _floor_arm(args, CAMVID, frames, size)
+        arms["floor"] = _floor_arm(args, CAMVID, size)
     runs: dict[str, list[float]] = {k: [] for k in arms}
     for r in range(args.rounds):
         for name, run in arms.items():
