@@ -24,8 +24,9 @@ class AccuracyResult:
     kept: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_dict(self, class_names: tuple[str, ...] | list[str]) -> dict[str, Any]:
-        """``miou``, ``per_class_iou`` (by name), ``pixel_accuracy`` and the rest of core.metrics."""
-        d = self.scores.to_dict(class_names)
+        """``miou_pct``, ``per_class_iou_pct`` (by name), ``pixel_accuracy_pct`` and the rest of core.metrics,
+        in percent."""
+        d = self.scores.to_dict(class_names, percent=True)
         d["images"] = self.images
         return d
 

@@ -11,29 +11,31 @@ from typing import Any
 from edgeseg.core.fileio import write_text_atomic
 from edgeseg.core.table import format_table
 
-COLUMNS = ["format", "precision", "runtime", "threads", "size MB", "mIoU", "dmIoU vs Keras", "p50 ms", "p90 ms",
+COLUMNS = ["format", "precision", "runtime", "threads", "size MB", "mIoU %", "dmIoU vs Keras (pts)", "p50 ms",
+           "p90 ms",
            "FPS", "peak RSS MB", "% ops delegated", "artifact"]
 
 
 def _keras_miou(results: list[dict[str, Any]], threads: Any) -> float | None:
-    ks = [r for r in results if r["runtime"] == "keras" and r.get("miou") is not None]
+    ks = [r for r in results if r["runtime"] == "keras" and r.get("miou_pct") is not None]
     same = [r for r in ks if r["threads"] == threads]
     pick = same or ks
-    return pick[0]["miou"] if pick else None
+    return pick[0]["miou_pct"] if pick else None
 
 
 def matrix_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per result, with mIoU change against the Keras baseline (same thread count if measured)."""
+    """One row per result, mIoU in percent and its change against the Keras baseline in points (same thread
+    count if measured)."""
     rows = []
     for r in results:
         base = _keras_miou(results, r["threads"])
-        miou = r.get("miou")
+        miou = r.get("miou_pct")
         share = r.get("delegated_share")
         lat = r["latency_ms"]
         rows.append({
             "format": r["format"], "precision": r["precision"], "runtime": r["runtime"], "threads": r["threads"],
-            "size MB": round(r["size_bytes"] / 1e6, 3), "mIoU": None if miou is None else round(miou, 4),
-            "dmIoU vs Keras": None if miou is None or base is None else round(miou - base, 4) + 0.0,
+            "size MB": round(r["size_bytes"] / 1e6, 3), "mIoU %": None if miou is None else round(miou, 2),
+            "dmIoU vs Keras (pts)": None if miou is None or base is None else round(miou - base, 2) + 0.0,
             "p50 ms": round(lat["p50"], 3), "p90 ms": round(lat["p90"], 3),
             "FPS": None if r.get("fps") is None else round(r["fps"], 1),
             "peak RSS MB": None if r.get("peak_rss_mb") is None else round(r["peak_rss_mb"], 1),

@@ -35,7 +35,7 @@ def _save(fig: Any, path: Path) -> Path:
 def write_plots(results: list[dict[str, Any]], rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
     """Write whichever plots the results support; ``{}`` without matplotlib or accuracy numbers."""
     plt = _plt()
-    scored = [(r, row) for r, row in zip(results, rows) if r.get("miou") is not None]
+    scored = [(r, row) for r, row in zip(results, rows) if r.get("miou_pct") is not None]
     if plt is None or not scored:
         if plt is None:
             log.warning("matplotlib is not installed: no plots")
@@ -53,7 +53,7 @@ def _label(row: dict[str, Any]) -> str:
 
 
 def _pareto(plt: Any, scored: list[tuple[dict, dict]], path: Path) -> Path:
-    pts = [(row["p50 ms"], row["mIoU"]) for _, row in scored]
+    pts = [(row["p50 ms"], row["mIoU %"]) for _, row in scored]
     front = pareto_front(pts)
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], c="tab:blue")
@@ -61,7 +61,7 @@ def _pareto(plt: Any, scored: list[tuple[dict, dict]], path: Path) -> Path:
         ax.annotate(_label(row), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "r--o", label="Pareto front")
     ax.set_xlabel("p50 latency (ms)")
-    ax.set_ylabel("mIoU")
+    ax.set_ylabel("mIoU (%)")
     ax.set_title("latency vs mIoU")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -71,18 +71,18 @@ def _pareto(plt: Any, scored: list[tuple[dict, dict]], path: Path) -> Path:
 
 
 def _per_class_delta(plt: Any, results: list[dict[str, Any]], path: Path) -> Path | None:
-    keras = next((r for r in results if r["runtime"] == "keras" and r.get("per_class_iou")), None)
-    quant = [r for r in results if r.get("per_class_iou") and r["precision"] not in ("fp32", "keras")
+    keras = next((r for r in results if r["runtime"] == "keras" and r.get("per_class_iou_pct")), None)
+    quant = [r for r in results if r.get("per_class_iou_pct") and r["precision"] not in ("fp32", "keras")
              and r["runtime"] != "keras"]
     if keras is None or not quant:
         return None
-    names = list(keras["per_class_iou"])
+    names = list(keras["per_class_iou_pct"])
     seen, series = set(), []
     for r in quant:  # one series per artifact (runtimes give the same predictions up to ties)
         if r["artifact"] in seen:
             continue
         seen.add(r["artifact"])
-        d = [(r["per_class_iou"].get(n) or 0.0) - (keras["per_class_iou"].get(n) or 0.0) for n in names]
+        d = [(r["per_class_iou_pct"].get(n) or 0.0) - (keras["per_class_iou_pct"].get(n) or 0.0) for n in names]
         series.append((f"{Path(r['artifact']).name}", d))
     fig, ax = plt.subplots(figsize=(max(8, len(names) * 0.8), 5))
     width = 0.8 / len(series)
@@ -91,7 +91,7 @@ def _per_class_delta(plt: Any, results: list[dict[str, Any]], path: Path) -> Pat
         ax.bar(x + k * width - 0.4 + width / 2, d, width, label=label)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(x, names, rotation=45, ha="right")
-    ax.set_ylabel("IoU change vs Keras")
+    ax.set_ylabel("IoU change vs Keras (points)")
     ax.set_title("per-class IoU change of quantised artifacts")
     ax.legend(fontsize=7)
     _save(fig, path)
@@ -100,7 +100,7 @@ def _per_class_delta(plt: Any, results: list[dict[str, Any]], path: Path) -> Pat
 
 
 def _confusion(plt: Any, scored: list[tuple[dict, dict]], path: Path) -> Path:
-    best, row = max(scored, key=lambda s: (s[0]["miou"], -s[1]["p50 ms"]))
+    best, row = max(scored, key=lambda s: (s[0]["miou_pct"], -s[1]["p50 ms"]))
     cm = np.asarray(best.get("confusion_matrix") or [[0]], dtype=np.float64)
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     names = best.get("class_names") or [str(i) for i in range(len(cm))]
@@ -110,7 +110,7 @@ def _confusion(plt: Any, scored: list[tuple[dict, dict]], path: Path) -> Path:
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("truth")
-    ax.set_title(f"confusion (row-normalised): {_label(row)}, mIoU {best['miou']:.3f}")
+    ax.set_title(f"confusion (row-normalised): {_label(row)}, mIoU {best['miou_pct']:.2f} %")
     fig.colorbar(im, ax=ax)
     _save(fig, path)
     plt.close(fig)

@@ -64,7 +64,8 @@ def add_dataset_args(p: argparse.ArgumentParser, *, positional: bool = True, fla
     else:
         p.add_argument(f"--{flag}", dest="dataset", default=None, metavar="DATASET",
                        help="dataset folder: images/ + masks/, or SegNet layout (<split>/, <split>annot/)")
-    p.add_argument("--split", default=None, help="split of a SegNet-layout dataset (e.g. train, val)")
+    p.add_argument("--split", default=None, help="split of a SegNet-layout dataset, e.g. train, val "
+                                                 "(default: its only split; required when it has several)")
     p.add_argument("--images", type=Path, default=None, metavar="DIR", help="image folder (with --masks)")
     p.add_argument("--masks", type=Path, default=None, metavar="DIR", help="label-map folder (with --images)")
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.cli._common import add_dataset_args, add_spec_args, spec_from_args
+from edgeseg.cli.convert import TARGET_FLAGS
+from edgeseg.cli._json_arg import add_json_args, json_targets, json_to_stdout, split_old_json_file
 from edgeseg.errors import EdgesegError, UsageError
 
 _BACKEND_OPTIONS = ("xnnpack", "accelerator", "providers", "graph_opt", "delegate", "delegate_options", "dispatch")
@@ -20,11 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Measure artifacts the way TFLite's benchmark_model does: init time, first "
                                    "inference, warm-up, then timed runs until both --runs and --min-time are "
                                    "reached; with --data also mIoU over a dataset.")
-    p.add_argument("artifacts", nargs="+", type=Path, metavar="ARTIFACT", help=".tflite, .onnx or Keras .h5 file(s)")
+    p.add_argument("artifacts", nargs="*", type=Path, metavar="ARTIFACT",
+                   help="one or more .tflite, .onnx or Keras .h5 files")
     p.add_argument("--backend", default=None,
                    help="runtime(s), comma-separated: litert, litert-compiled, onnxruntime, keras, or 'all' "
                         "(default: the usual one for each file's format)")
-    p.add_argument("--threads", default=None, help="CPU threads, or a sweep like 1,2,4 (default: engine default)")
+    p.add_argument("--threads", default=None,
+                   help=f"CPU threads of every runtime, or a sweep like 1,2,4 (default: the usable CPU cores, "
+                        f"{_cores()} here)")
     t = p.add_argument_group("timing")
     t.add_argument("--runs", type=int, default=50, help="minimum timed runs (default 50)")
     t.add_argument("--min-time", type=float, default=1.0, help="minimum seconds of timed runs (default 1)")
@@ -56,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_dataset_args(a, positional=False)
     add_spec_args(p)
     out = p.add_argument_group("output")
-    out.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the results as JSON ('-': stdout)")
+    add_json_args(out)
     out.add_argument("--isolate", dest="isolate", action="store_true", default=None,
                      help="measure each artifact/runtime/threads in a fresh process (default when there are several)")
     out.add_argument("--no-isolate", dest="isolate", action="store_false", help="measure everything in this process")
@@ -64,24 +69,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--matrix", action="store_true", help="convert the .h5 to every format and precision, then bench all")
     m.add_argument("--calib-data", default=None, metavar="DATASET", help="calibration dataset for int8 (matrix)")
     m.add_argument("--targets", default=None, metavar="T1,T2",
-                   help="matrix: only these convert targets (e.g. fp32,int8,onnx,onnx-int8; default: all)")
+                   help="matrix: only these convert targets, comma-separated, from: "
+                        f"{', '.join(TARGET_FLAGS.values())} (default: all)")
     m.add_argument("--calib-split", default=None, help="split of a SegNet-layout calibration dataset")
     m.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="write matrix.md/.json/.csv and plots here (also without --matrix, over the given artifacts)")
-    p.set_defaults(handler=run_bench)
+    p.set_defaults(handler=run_bench, late_positionals="artifacts")
 
 
-def parse_threads(text: str | None) -> list[int | None]:
-    """``"1,2,4"`` -> ``[1, 2, 4]``; ``None`` -> ``[None]`` (engine default)."""
+def _cores() -> int:
+    from edgeseg.runtime import default_threads
+
+    return default_threads()
+
+
+def parse_threads(text: str | None) -> list[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]``; ``None`` -> ``[usable cores]``, the one default of every runtime."""
     if not text:
-        return [None]
+        return [_cores()]
     try:
         vals = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise UsageError(f"--threads takes integers like 1,2,4, got {text!r}") from None
     if not vals or min(vals) < 1:
         raise UsageError(f"--threads must be positive integers, got {text!r}")
-    return vals  # type: ignore[return-value]
+    return vals
 
 
 def _backends_for(path: Path, requested: str | None) -> list[str]:
@@ -145,6 +157,9 @@ def _delegate_args(args: argparse.Namespace) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Handler of ``bench``."""
+    split_old_json_file(args)
+    if not args.artifacts:
+        raise UsageError("bench needs at least one ARTIFACT (.tflite, .onnx or .h5)")
     if args.matrix:
         from edgeseg.cli.bench_matrix import run_matrix
 
@@ -158,7 +173,7 @@ def run_bench(args: argparse.Namespace) -> int:
     jobs = build_jobs(args)
     results, failures = measure(jobs, args.isolate)
     report = make_report(results, failures)
-    quiet_stdout = args.json is not None and str(args.json) == "-"
+    quiet_stdout = json_to_stdout(args)
     if not quiet_stdout:
         print(format_results(results))
         per_class = format_per_class(results)
@@ -167,8 +182,8 @@ def run_bench(args: argparse.Namespace) -> int:
             print(per_class)
         for f in failures:
             print(f"failed: {f['artifact']} [{f['runtime']}, threads={f['threads']}]: {f['error']}", file=sys.stderr)
-    if args.json is not None:
-        write_json(report, args.json)
+    for target in json_targets(args):
+        write_json(report, target)
     if args.out is not None and results:  # a matrix over already-converted artifacts
         from edgeseg.bench.matrix import write_matrix
 
@@ -201,12 +216,12 @@ def run_android(args: argparse.Namespace) -> int:
             manifest = Manifest.for_artifact(art)
             r["precision"] = ((manifest.get("artifact") or {}).get("precision") if manifest else None) or "unknown"
             results.append(r)
-    if args.json is not None:
-        write_json(results[0] if len(results) == 1 else {"results": results}, args.json)
-    if args.json is None or str(args.json) != "-":
+    for target in json_targets(args):
+        write_json(results[0] if len(results) == 1 else {"results": results}, target)
+    if not json_to_stdout(args):
         for r in results:
             lat = r["latency_ms"]
-            print(f"{Path(r['artifact']).name} [{r['runtime']}, threads={r['threads'] or '-'}]: init {_r(lat['init'])} "
+            print(f"{Path(r['artifact']).name} [{r['runtime']}, threads={r['threads']}]: init {_r(lat['init'])} "
                   f"ms, first {_r(lat['first'])} ms, warm-up {_r(r['warmup']['mean_ms'])} ms, avg {_r(lat['mean'])} "
                   f"ms, std {_r(lat['std'])} ms, peak memory {_r(r['peak_rss_mb'], 1)} MB")
     return 0
@@ -255,15 +270,15 @@ def result_row(r: dict[str, Any]) -> list[Any]:
     """One table row of a bench result."""
     lat = r["latency_ms"]
     share = r.get("delegated_share")
-    return [Path(r["artifact"]).name, r["precision"], r["runtime"], r["threads"] or "-",
+    return [Path(r["artifact"]).name, r["precision"], r["runtime"], r["threads"],
             round(r["size_bytes"] / 1e6, 3), _r(lat["init"]), _r(lat["first"]), _r(lat["min"]), _r(lat["p50"]),
             _r(lat["p90"]), _r(lat["p99"]), f"{lat['mean']:.3g} ± {lat['std']:.2g}", _r(r["fps"], 1),
             _r(r["peak_rss_mb"], 1), None if share is None else round(100 * share, 1),
-            None if r.get("miou") is None else round(r["miou"], 4)]
+            None if r.get("miou_pct") is None else round(r["miou_pct"], 2)]
 
 
 HEADERS = ["artifact", "precision", "runtime", "threads", "size MB", "init ms", "first ms", "min ms", "p50 ms",
-           "p90 ms", "p99 ms", "mean ± std", "FPS", "peak RSS MB", "% delegated", "mIoU"]
+           "p90 ms", "p99 ms", "mean ± std", "FPS", "peak RSS MB", "% delegated", "mIoU %"]
 
 
 def format_results(results: list[dict[str, Any]], markdown: bool = False) -> str:
@@ -277,10 +292,10 @@ def format_per_class(results: list[dict[str, Any]], markdown: bool = False) -> s
     """Per-class IoU, precision and recall of every result that was scored (``--data``); '' if none was."""
     from edgeseg.core.table import format_table
 
-    scored = [r for r in results if r.get("per_class_iou")]
+    scored = [r for r in results if r.get("per_class_iou_pct")]
     if not scored:
         return ""
-    names = list(scored[0]["per_class_iou"])
+    names = list(scored[0]["per_class_iou_pct"])
     headers = ["class"]
     for r in scored:
         tag = f"{Path(r['artifact']).name} [{r['runtime']}]" if len(scored) > 1 else ""
@@ -288,10 +303,10 @@ def format_per_class(results: list[dict[str, Any]], markdown: bool = False) -> s
 
     def pct(d: dict[str, Any] | None, name: str) -> Any:
         v = None if d is None else d.get(name)
-        return None if v is None else round(100 * v, 1)
+        return None if v is None else round(v, 1)
 
-    rows = [[n] + [pct(r.get(k), n) for r in scored for k in ("per_class_iou", "per_class_precision",
-                                                               "per_class_accuracy")] for n in names]
+    rows = [[n] + [pct(r.get(k), n) for r in scored for k in ("per_class_iou_pct", "per_class_precision_pct",
+                                                               "per_class_accuracy_pct")] for n in names]
     return format_table(headers, rows, markdown=markdown)
 
 

@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="load .h5 files with Lambda layers (runs the Python code stored in the file)")
     p.add_argument("--no-lint", action="store_true", help="skip the deployability summary")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: beside the model)")
-    p.add_argument("--threads", type=int, default=None, help="engine threads for verification")
+    p.add_argument("--threads", type=int, default=None, help="engine threads for verification (default: the usable CPU cores, as in bench)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_guard_args(p)
     p.set_defaults(handler=run)
@@ -81,8 +81,8 @@ def _parity(p: dict) -> str:
     parts = [f"agree {p['agreement_pct']:.2f}%"]
     if "max_abs_diff" in p:
         parts.append(f"max|d| {p['max_abs_diff']:.2g}")
-    if "miou_delta" in p:
-        parts.append(f"dmIoU {100 * p['miou_delta']:+.2f}")
+    if "miou_delta_pts" in p:
+        parts.append(f"mIoU {p['miou_artifact_pct']:.2f}% ({p['miou_delta_pts']:+.2f} pts vs Keras)")
     verdict = {True: "ok", False: "FAIL", None: ""}[p.get("passed")]
     return ", ".join(parts) + (f" [{verdict}]" if verdict else "")
 

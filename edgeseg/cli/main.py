@@ -6,7 +6,8 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 from edgeseg import __version__
 from edgeseg.errors import EdgesegError
@@ -28,8 +29,27 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """States every option's default in ``--help``: appends ``(default: X)`` unless the help already
+    names its default (options whose default is ``None`` say in words what happens)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is argparse.SUPPRESS or isinstance(default, bool)
+                or not action.option_strings or action.nargs == 0 and not isinstance(default, int)):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports usage errors as a single ``error: ...`` line and exit code 2."""
+    """argparse that reports usage errors as a single ``error: ...`` line and exit code 2, and shows
+    every default in ``--help``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> "None":  # type: ignore[override]
         sys.stderr.write(f"error: {message} (see '{self.prog} --help')\n")
@@ -47,14 +67,26 @@ def build_parser() -> ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in SUBCOMMANDS:
         importlib.import_module(f"edgeseg.cli.{name}").register(sub)
+    _verbose_everywhere(parser)
     return parser
+
+
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v`` also after the subcommand (``edgeseg bench -v ...``), in every nested parser."""
+    for action in parser._actions:  # pylint: disable=protected-access
+        if isinstance(action, argparse._SubParsersAction):  # pylint: disable=protected-access
+            for child in dict.fromkeys(action.choices.values()):
+                if not any("-v" in a.option_strings for a in child._actions):  # pylint: disable=protected-access
+                    child.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                                       help="more log output (-vv for debug)")
+                _verbose_everywhere(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (never raises for user errors)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     logging.basicConfig(
@@ -75,6 +107,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
+
+
+def _parse(parser: ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parse_args``, except that a subcommand naming ``late_positionals`` (a list attribute) also takes
+    positionals that follow its options (``bench a.tflite --json b.onnx``; argparse leaves those over)."""
+    args, extra = parser.parse_known_args(argv)
+    late = getattr(args, "late_positionals", None)
+    if extra and late and not any(e.startswith("-") and e != "-" for e in extra):
+        setattr(args, late, [*getattr(args, late), *(Path(e) for e in extra)])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _one_line(text: str) -> str:

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files or folders of images")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--backend", default=None, help="litert, litert-compiled, onnxruntime or keras (default: by format)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the usable CPU cores, as in bench)")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
     add_spec_args(p)
     p.set_defaults(handler=run_predict)

@@ -40,25 +40,34 @@ class Scores:
     fw_iou: float
     pixels: int
 
-    def to_dict(self, class_names: tuple[str, ...] | list[str] | None = None) -> dict[str, Any]:
-        """JSON-ready dict; per-class values keyed by class name when names are given (NaN -> None)."""
+    def to_dict(self, class_names: tuple[str, ...] | list[str] | None = None,
+                percent: bool = False) -> dict[str, Any]:
+        """JSON-ready dict; per-class values keyed by class name when names are given (NaN -> None).
+
+        ``percent``: every score in percent (0..100, as papers report mIoU) under keys ending in
+        ``_pct`` (``miou_pct``, ``per_class_iou_pct``, ...); otherwise fractions under the plain keys.
+        """
+        scale, tag = (100.0, "_pct") if percent else (1.0, "")
+
+        def one(v: float) -> Any:
+            return None if v != v else scale * float(v)
 
         def per_class(a: np.ndarray) -> Any:
-            vals = [None if np.isnan(v) else float(v) for v in a]
+            vals = [one(v) for v in a]
             if class_names is None:
                 return vals
             return dict(zip(class_names, vals))
 
         return {
-            "miou": self.miou,
-            "per_class_iou": per_class(self.iou),
-            "mean_dice": self.mean_dice,
-            "per_class_dice": per_class(self.dice),
-            "pixel_accuracy": self.pixel_accuracy,
-            "per_class_accuracy": per_class(self.class_accuracy),
-            "mean_class_accuracy": self.mean_class_accuracy,
-            "per_class_precision": per_class(self.precision),
-            "fw_iou": self.fw_iou,
+            f"miou{tag}": one(self.miou),
+            f"per_class_iou{tag}": per_class(self.iou),
+            f"mean_dice{tag}": one(self.mean_dice),
+            f"per_class_dice{tag}": per_class(self.dice),
+            f"pixel_accuracy{tag}": one(self.pixel_accuracy),
+            f"per_class_accuracy{tag}": per_class(self.class_accuracy),
+            f"mean_class_accuracy{tag}": one(self.mean_class_accuracy),
+            f"per_class_precision{tag}": per_class(self.precision),
+            f"fw_iou{tag}": one(self.fw_iou),
             "pixels": self.pixels,
         }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -17,8 +16,9 @@ log = logging.getLogger(__name__)
 
 #: Frames per Keras reference call (one ``tf.function`` trace, batched matmuls).
 REF_BATCH = 4
-#: Engine threads of the artifact runs when none are given (XNNPACK; ORT intra-op).
-DEFAULT_THREADS = 2
+#: Engine threads of the artifact runs when none are given: ``None`` = the runtimes' one default,
+#: :func:`edgeseg.runtime.default_threads` (the usable CPU cores).
+DEFAULT_THREADS = None
 
 
 class _Tally:
@@ -94,18 +94,17 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
         frames: ``(preprocessed (1,H,W,3) frame, label map or None)`` pairs.
         spec: Classes and void index for mIoU.
         with_labels: Whether to score mIoU of Keras and each artifact against the label maps.
-        threads: Engine threads (default :data:`DEFAULT_THREADS`).
+        threads: Engine threads (default: :func:`edgeseg.runtime.default_threads`).
         source: Where the frames came from (reported).
         keras_input: Maps a batch of artifact frames to the Keras model's input, when the two are
             preprocessed differently (pixels mode: artifacts take raw pixels, Keras normalised frames).
 
     Returns:
         Dicts with ``images``, ``max_abs_diff``/``mean_abs_diff`` (float outputs), ``agreement_pct``,
-        ``miou_keras``/``miou_artifact``/``miou_delta`` (with labels), ``expected_agreement_pct``, ``passed``.
+        ``miou_keras_pct``/``miou_artifact_pct`` (percent) and ``miou_delta_pts`` (points) (with labels), ``expected_agreement_pct``, ``passed``.
     """
     from edgeseg import runtime
 
-    threads = threads or min(DEFAULT_THREADS, os.cpu_count() or 1)
     reference = keras_reference(keras_model)
     backends = [runtime.load(path, threads=threads) for path, _ in artifacts]
     tallies = [_Tally(spec, with_labels) for _ in artifacts]
@@ -136,8 +135,8 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
             r["mean_abs_diff"] = tally.sum_abs / tally.values
         if miou_keras is not None and tally.cm is not None:
             miou = tally.cm.scores().miou
-            r.update(miou_keras=round(miou_keras, 6), miou_artifact=round(miou, 6),
-                     miou_delta=round(miou - miou_keras, 6))
+            r.update(miou_keras_pct=round(100 * miou_keras, 4), miou_artifact_pct=round(100 * miou, 4),
+                     miou_delta_pts=round(100 * (miou - miou_keras), 4))
         r["expected_agreement_pct"] = exporter.min_agreement
         r["passed"] = None if exporter.min_agreement is None else bool(agreement >= exporter.min_agreement)
         results.append(r)

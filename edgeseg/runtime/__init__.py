@@ -33,7 +33,19 @@ ALIASES: dict[str, str] = {
 DEFAULT_BACKEND: dict[str, str] = {"tflite": "litert", "onnx": "onnxruntime", "h5": "keras"}
 
 __all__ = ["Backend", "TensorInfo", "BACKENDS", "load", "backend_class", "backends_for", "available_backends",
-           "canonical_name"]
+           "canonical_name", "default_threads"]
+
+
+def default_threads() -> int:
+    """The thread count every runtime uses when none is given: the CPU cores this process may use.
+
+    One default for all engines (LiteRT's own is 1, ONNX Runtime's the physical cores), so a
+    comparison of two runtimes never compares one core against two.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 def canonical_name(name: str) -> str:
@@ -69,7 +81,8 @@ def load(path: str | os.PathLike[str], backend: str | None = None, threads: int 
     Args:
         path: A ``.tflite``, ``.onnx`` or Keras ``.h5`` file (format sniffed from its bytes).
         backend: Registry name or alias; ``None`` picks the default for the format.
-        threads: CPU threads for the engine (``None``: the engine's default).
+        threads: CPU threads for the engine (``None``: :func:`default_threads`, the usable cores); the
+            backend's ``threads`` attribute holds the count used.
         **options: Backend-specific options (see each class's ``OPTIONS``); ``None`` values are dropped.
 
     Raises:
@@ -87,6 +100,7 @@ def load(path: str | os.PathLike[str], backend: str | None = None, threads: int 
         raise ModelError(f"{path}: is a {fmt} file; backend {name} loads {' or '.join(cls.formats)}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise UsageError(f"threads must be a positive integer, got {threads!r}")
+    threads = default_threads() if threads is None else threads
     opts = {k: v for k, v in options.items() if v is not None}
     unknown = sorted(set(opts) - set(cls.OPTIONS))
     if unknown:

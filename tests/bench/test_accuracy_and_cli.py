@@ -43,19 +43,22 @@ def test_accuracy_matches_core_metrics(tiny, samples):
 def test_bench_json_with_data(tiny, samples_dir, tmp_path, capsys):
     out = tmp_path / "b.json"
     rc = main(["bench", str(tiny["onnx"]), "--data", str(samples_dir), "--runs", "3", "--min-time", "0",
-               "--warmup-time", "0", "--threads", "1", "--json", str(out)])
+               "--warmup-time", "0", "--threads", "1", "--json-out", str(out)])
     assert rc == 0
     r = json.loads(out.read_text())
     assert r["runtime"] == "onnxruntime" and r["threads"] == 1 and r["images"] == 11
-    assert 0 <= r["miou"] <= 1 and set(r["per_class_iou"]) == set(CAMVID.class_names)
-    assert 0 <= r["pixel_accuracy"] <= 1 and r["latency_ms"]["p50"] > 0
-    assert set(r["per_class_precision"]) == set(CAMVID.class_names)
+    assert 0 <= r["miou_pct"] <= 100 and set(r["per_class_iou_pct"]) == set(CAMVID.class_names)
+    assert 0 <= r["pixel_accuracy_pct"] <= 100 and r["latency_ms"]["p50"] > 0
+    assert set(r["per_class_precision_pct"]) == set(CAMVID.class_names) and "miou" not in r
+    scores = [v for v in r["per_class_iou_pct"].values() if v is not None]
+    assert r["miou_pct"] == pytest.approx(sum(scores) / len(scores))
     stdout = capsys.readouterr().out
     assert "p50 ms" in stdout
-    # the per-class table: one row per class, IoU / precision / recall in % from the JSON's fractions
+    assert "mIoU %" in stdout
+    # the per-class table: one row per class, IoU / precision / recall in %, as in the JSON
     row = next(line.split() for line in stdout.splitlines() if line.startswith("Road "))
-    want = [r[k]["Road"] for k in ("per_class_iou", "per_class_precision", "per_class_accuracy")]
-    assert [float(v) for v in row[1:]] == pytest.approx([100 * v for v in want], abs=0.051)
+    want = [r[k]["Road"] for k in ("per_class_iou_pct", "per_class_precision_pct", "per_class_accuracy_pct")]
+    assert [float(v) for v in row[1:]] == pytest.approx(want, abs=0.051)
 
 
 def test_threads_sweep_isolated_and_failure_collected(tiny, tmp_path):
