@@ -25,8 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--data", dest="dataset", default=None, metavar="DATASET",
                    help="dataset folder: SegNet layout (<split>/, <split>annot/) or images/ + masks/")
-    d.add_argument("--split", default="train", help="training split (default: train)")
-    d.add_argument("--val-split", default=None, help="validation split (e.g. val); none: best = lowest loss")
+    d.add_argument("--split", default="train", metavar="SPLIT[,SPLIT]",
+                   help="training split(s), comma-separated (default: train; e.g. train,val)")
+    d.add_argument("--val-split", default=None,
+                   help="validation split (e.g. val); without it and --val-holdout: a fixed schedule, "
+                        "best.h5 = the last epoch")
+    d.add_argument("--val-holdout", default=None, metavar="PREFIX[,PREFIX]",
+                   help="validate on whole sequences held out of the training frames: frames whose file name "
+                        "starts with a prefix (CamVid: 0001TP) (default: none)")
     d.add_argument("--images", type=Path, default=None, metavar="DIR", help="training images (with --masks)")
     d.add_argument("--masks", type=Path, default=None, metavar="DIR", help="training label maps")
     d.add_argument("--input-size", default=None, metavar="HxW", help="model input size (default: the spec's)")
@@ -60,6 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--steps-per-execution", type=int, default=None, metavar="N",
                    help="training steps per graph call (default: adaptive, about 0.5 s per call)")
     t.add_argument("--threads", type=int, default=None, help="TensorFlow intra/inter-op threads")
+    t.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="compute precision of training (default: auto = bf16 where the CPU has AVX512-BF16/AMX "
+                        "or the GPU bf16 tensor cores, else fp32). Mixed precision keeps float32 weights, loss "
+                        "and metrics; saved .h5 files are plain float32; --qat always trains in fp32")
     t.add_argument("--strategy", choices=("none", "mirrored", "multiworker"), default="none",
                    help="tf.distribute strategy (multiworker reads TF_CONFIG)")
     t.add_argument("--cpu-replicas", type=int, default=None, metavar="N",
@@ -93,6 +103,12 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("give --data DATASET (or --images DIR --masks DIR)")
     if args.images is not None and args.masks is None:
         raise UsageError("--images needs --masks")
+    if args.val_holdout and args.val_split:
+        raise UsageError("give --val-split or --val-holdout, not both")
+    if args.images is not None and "," in args.split:
+        raise UsageError("--split takes several splits with --data, not with --images/--masks")
+    if args.qat and args.precision in ("bf16", "fp16"):
+        raise UsageError("--qat trains in fp32 (the fake-quant ops are float32); drop --precision")
     if args.qat and args.ema:
         raise UsageError("--ema is for float training; QAT fine-tunes are too short to average")
     if not 0.0 <= args.ema < 1.0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -27,16 +27,26 @@ class Sample:
     mask: Path | None
 
 
-def _list(folder: Path, exts: tuple[str, ...]) -> dict[str, Path]:
+def _list(folder: Path, exts: tuple[str, ...], problems: list[str] | None = None) -> dict[str, Path]:
+    """Files of ``folder`` by stem; each problem raises, or is appended to ``problems`` (file skipped)."""
     out: dict[str, Path] = {}
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or not entry.is_file():
             continue
+        msg = None
         if entry.suffix.lower() not in exts:
-            raise DataError(f"{entry}: not an image file (expected {', '.join(exts)})")
-        if entry.stem in out:
-            raise DataError(f"{entry}: two files share the stem {entry.stem!r}")
-        out[entry.stem] = entry
+            if exts == MASK_EXTS and entry.suffix.lower() in IMAGE_EXTS:
+                msg = f"{entry}: masks must be lossless PNG/BMP (JPEG compression changes label values)"
+            else:
+                msg = f"{entry}: not an image file (expected {', '.join(exts)})"
+        elif entry.stem in out:
+            msg = f"{entry}: two files share the stem {entry.stem!r} (the other is {out[entry.stem].name})"
+        if msg is None:
+            out[entry.stem] = entry
+        elif problems is None:
+            raise DataError(msg)
+        else:
+            problems.append(msg)
     return out
 
 
@@ -51,11 +61,13 @@ class FolderDataset:
 
     Masks are index PNGs (mode ``L``/``P``: pixel value = class) or RGB colour PNGs mapped
     back through the spec's palette. ``spec.label_remap`` (e.g. pets trimaps ``{1: 0, 2: 1, 3: 2}``)
-    is applied to raw values first. Every problem raises :class:`DataError` naming the file.
+    is applied to raw values first. Every problem raises :class:`DataError` naming the file, or, when a
+    ``problems`` list is given, problems with the folders' files (stray files, unpaired images or masks,
+    shared stems) are appended to it one line each and those files left out (``data inspect``).
     """
 
     def __init__(self, images_dir: str | os.PathLike[str], masks_dir: str | os.PathLike[str] | None,
-                 spec: Spec, *, masks_required: bool = True) -> None:
+                 spec: Spec, *, masks_required: bool = True, problems: list[str] | None = None) -> None:
         self.spec = spec
         self.images_dir = Path(images_dir)
         self.masks_dir = Path(masks_dir) if masks_dir is not None else None
@@ -66,18 +78,22 @@ class FolderDataset:
                 raise DataError(f"{d}: no such directory")
             if not d.is_dir():
                 raise DataError(f"{d}: is not a directory")
-        images = _list(self.images_dir, IMAGE_EXTS)
+        images = _list(self.images_dir, IMAGE_EXTS, problems)
         if not images:
             raise DataError(f"{self.images_dir}: no images found")
         masks: dict[str, Path] = {}
         if self.masks_dir is not None:
-            masks = _list(self.masks_dir, MASK_EXTS)
-            unpaired = sorted(set(images) - set(masks))
-            if unpaired and masks_required:
+            masks = _list(self.masks_dir, MASK_EXTS, problems)
+            unpaired = sorted(set(images) - set(masks)) if masks_required else []
+            orphans = sorted(set(masks) - set(images))
+            if problems is not None:
+                problems += [f"{images[s]}: image has no label map in {self.masks_dir}" for s in unpaired]
+                problems += [f"{masks[s]}: label map has no image in {self.images_dir}" for s in orphans]
+                images = {k: v for k, v in images.items() if k not in set(unpaired)}
+            elif unpaired:
                 raise DataError(f"{images[unpaired[0]]}: image has no label map in {self.masks_dir}"
                                 + (f" (and {len(unpaired) - 1} more)" if len(unpaired) > 1 else ""))
-            orphans = sorted(set(masks) - set(images))
-            if orphans:
+            elif orphans:
                 raise DataError(f"{masks[orphans[0]]}: label map has no image in {self.images_dir}"
                                 + (f" (and {len(orphans) - 1} more)" if len(orphans) > 1 else ""))
         elif masks_required:
@@ -98,9 +114,24 @@ class FolderDataset:
 
     def subset(self, count: int) -> "FolderDataset":
         """A view on the first ``count`` samples (sorted by stem, so deterministic)."""
+        return self._view(self.samples[:count])
+
+    def select(self, keep: Callable[[Sample], bool]) -> "FolderDataset":
+        """A view on the samples for which ``keep(sample)`` is true (order kept)."""
+        return self._view([s for s in self.samples if keep(s)])
+
+    def sequences(self) -> dict[str, int]:
+        """Frame count per sequence (see :func:`sequence_of`), in order of first appearance."""
+        counts: dict[str, int] = {}
+        for s in self.samples:
+            seq = sequence_of(s.stem)
+            counts[seq] = counts.get(seq, 0) + 1
+        return counts
+
+    def _view(self, samples: list[Sample]) -> "FolderDataset":
         view = object.__new__(FolderDataset)
         view.__dict__.update(self.__dict__)
-        view.samples = self.samples[:count]
+        view.samples = samples
         return view
 
     def read_image(self, i: int) -> np.ndarray:
@@ -201,17 +232,17 @@ class FolderDataset:
 def resolve_dataset(ref: str | os.PathLike[str] | None, spec: Spec, *, split: str | None = None,
                     images: str | os.PathLike[str] | None = None,
                     masks: str | os.PathLike[str] | None = None,
-                    masks_required: bool = True) -> FolderDataset:
+                    masks_required: bool = True, problems: list[str] | None = None) -> FolderDataset:
     """Open a dataset reference in any of the accepted layouts.
 
     Accepted: ``ref`` with ``images/`` and ``masks/``; ``ref`` in the SegNet layout
     (``<split>/`` + ``<split>annot/``, ``split`` chosen by the caller); or explicit
-    ``images`` + ``masks`` folders (``ref`` ``None``).
+    ``images`` + ``masks`` folders (``ref`` ``None``). ``problems``: see :class:`FolderDataset`.
     """
     if images is not None:
         if ref is not None:
             raise DataError("give either a dataset folder or --images/--masks, not both")
-        return FolderDataset(images, masks, spec, masks_required=masks_required)
+        return FolderDataset(images, masks, spec, masks_required=masks_required, problems=problems)
     if ref is None:
         raise DataError("no dataset given (a folder, or --images DIR --masks DIR)")
     root = Path(ref)
@@ -221,7 +252,8 @@ def resolve_dataset(ref: str | os.PathLike[str] | None, spec: Spec, *, split: st
         raise DataError(f"{root}: is not a directory")
     if split is None and (root / "images").is_dir():
         m = root / "masks"
-        return FolderDataset(root / "images", m if m.is_dir() else None, spec, masks_required=masks_required)
+        return FolderDataset(root / "images", m if m.is_dir() else None, spec, masks_required=masks_required,
+                             problems=problems)
     splits = sorted(p.name for p in root.iterdir() if p.is_dir() and (root / f"{p.name}annot").is_dir())
     if split is None:
         if len(splits) == 1:
@@ -234,4 +266,51 @@ def resolve_dataset(ref: str | os.PathLike[str] | None, spec: Spec, *, split: st
         known = f" (found: {', '.join(splits)})" if splits else ""
         raise DataError(f"{root}: no split {split!r}{known}")
     ann = root / f"{split}annot"
-    return FolderDataset(root / split, ann if ann.is_dir() else None, spec, masks_required=masks_required)
+    return FolderDataset(root / split, ann if ann.is_dir() else None, spec, masks_required=masks_required,
+                         problems=problems)
+
+
+def sequence_of(stem: str) -> str:
+    """The sequence a frame belongs to: the file stem before its last ``_`` (CamVid:
+    ``0016E5_07959`` -> ``0016E5``), or the whole stem when it has no ``_``."""
+    head, sep, _ = stem.rpartition("_")
+    return head if sep and head else stem
+
+
+def concat_datasets(parts: Iterable[FolderDataset]) -> FolderDataset:
+    """One dataset over the samples of ``parts`` in order (e.g. ``--split train,val``).
+
+    Raises:
+        DataError: Two parts hold a frame of the same stem (it would be trained or scored twice).
+    """
+    parts = list(parts)
+    if not parts:
+        raise DataError("no dataset parts given")
+    seen: dict[str, Path] = {}
+    for part in parts:
+        for s in part.samples:
+            if s.stem in seen:
+                raise DataError(f"{s.image}: the stem {s.stem!r} is also {seen[s.stem]}")
+            seen[s.stem] = s.image
+    return parts[0]._view([s for part in parts for s in part.samples])
+
+
+def hold_out(ds: FolderDataset, prefixes: Iterable[str]) -> tuple[FolderDataset, FolderDataset]:
+    """Split ``ds`` into (kept, held out): frames whose stem starts with one of ``prefixes`` (whole
+    sequences, e.g. ``0001TP``) are held out.
+
+    Raises:
+        DataError: A prefix matches no frame, or nothing would be left on either side.
+    """
+    prefixes = tuple(p for p in (p.strip() for p in prefixes) if p)
+    if not prefixes:
+        raise DataError("no hold-out prefix given")
+    for p in prefixes:
+        if not any(s.stem.startswith(p) for s in ds.samples):
+            known = ", ".join(ds.sequences())
+            raise DataError(f"hold-out prefix {p!r} matches no frame (sequences here: {known})")
+    held = ds.select(lambda s: s.stem.startswith(prefixes))
+    kept = ds.select(lambda s: not s.stem.startswith(prefixes))
+    if not len(kept):
+        raise DataError(f"holding out {', '.join(prefixes)} leaves no frame to train on")
+    return kept, held

@@ -20,6 +20,7 @@ from edgeseg.train import outputs
 from edgeseg.train.evaluate import evaluate, make_predict_fn
 from edgeseg.train.losses import make_loss
 from edgeseg.train.optim import OptimConfig, make_optimizer
+from edgeseg.train.precision import POLICIES, loss_scale_optimizer, with_policy
 
 log = logging.getLogger(__name__)
 #: Wall time one adaptive multi-step call aims at, and the most steps it runs.
@@ -44,6 +45,8 @@ class TrainConfig:
         val_batch_size: Frames per validation batch.
         steps_per_execution: Steps run inside one ``tf.function`` call (one host sync, one loss
             fetch, one progress update each); ``None`` adapts it so a call takes about 0.5 s.
+        precision: ``fp32``, ``bf16`` or ``fp16`` (see :mod:`edgeseg.train.precision`): the
+            training copy of the model computes in it; validation and the saved files are float32.
     """
 
     epochs: int
@@ -56,10 +59,13 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     val_batch_size: int = 4
     steps_per_execution: int | None = None
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise UsageError("epochs and batch size must be >= 1")
+        if self.precision not in POLICIES:
+            raise UsageError(f"precision must be one of {', '.join(POLICIES)}, got {self.precision!r}")
         if self.steps_per_execution is not None and self.steps_per_execution < 1:
             raise UsageError("steps per execution must be >= 1")
 
@@ -93,7 +99,8 @@ class Summary:
 
     epochs_done: int = 0
     best_epoch: int | None = None
-    best_miou: float = float("nan")
+    best_miou: float = float("nan")  # a fraction; NaN without a validation set
+    last_loss: float = float("nan")
     best_iou: list[float | None] = field(default_factory=list)
     wall_seconds: float = 0.0
     interrupted: bool = False
@@ -118,7 +125,8 @@ class Trainer:
         spec: Classes, void, normalisation.
         pipe: How frames become inputs.
         cfg: Training settings.
-        train: Training frames; ``val`` validation frames (``None``: best = lowest loss).
+        train: Training frames; ``val`` validation frames (``None``: a fixed schedule, best.h5 is
+            the last epoch's weights, averaged when averaging).
         out: Output folder (``None``: write nothing, e.g. benchmarks).
         strategy: A tf.distribute strategy (default: the no-op default strategy).
         on_epoch: Called after each epoch with its record (printing, manifests).
@@ -147,11 +155,16 @@ class Trainer:
             # from ``model`` to ``eval_model`` before every validation and save (see ``_sync``).
             self.eval_model = model_fn()
             self.model = self._train_model(self.eval_model, pipe.crop)
+            if cfg.precision != "fp32":  # a 16-bit copy trains; eval_model stays float32 for validation and files
+                self.model = with_policy(self.model, POLICIES[cfg.precision])
             if cfg.optim.ema and self.model is self.eval_model:  # the averaged weights need a model of their own
                 from edgeseg.models.reshape import copy_model
 
                 self.eval_model = copy_model(self.model)
             self.optimizer, self.schedule = make_optimizer(cfg.optim, self.steps * cfg.epochs)
+            self._base_optimizer = self.optimizer  # holds the averages; LossScaleOptimizer delegates to it
+            if cfg.precision == "fp16":
+                self.optimizer = loss_scale_optimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
         self.loss_fn = make_loss(cfg.loss, ignore_index(spec), cfg.class_weights)
         self.jit = cfg.jit
@@ -189,7 +202,7 @@ class Trainer:
         if self.averaging and not raw:
             # Keras builds one average per trainable variable, in the order given to build()
             averages = {v.ref(): a for v, a in zip(self.model.trainable_variables,
-                                                   self.optimizer._model_variables_moving_average)}
+                                                   self._base_optimizer._model_variables_moving_average)}
             values = [averages[v.ref()].numpy() if v.ref() in averages else value
                       for v, value in zip(self.model.weights, values)]
         self.eval_model.set_weights(values)
@@ -199,15 +212,20 @@ class Trainer:
         """``step(x, y) -> loss`` and ``multi(iterator, n) -> sum of n losses`` (one graph call)."""
         model, opt, loss_fn, strategy = self.model, self.optimizer, self.loss_fn, self.strategy
         replicas = float(strategy.num_replicas_in_sync)
+        scaling = self.cfg.precision == "fp16"
 
         @tf.function(jit_compile=jit)
         def grads(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
             with tf.GradientTape() as tape:
                 logits = model(x, training=True)
-                loss = loss_fn(y, logits)
-                total = loss + tf.add_n(model.losses) if model.losses else loss
+                loss = loss_fn(y, logits)  # float32 whatever the compute precision (losses cast first)
+                extra = [tf.cast(term, tf.float32) for term in model.losses]
+                total = loss + tf.add_n(extra) if extra else loss
                 scaled = total / replicas
-            return loss, tape.gradient(scaled, model.trainable_variables)
+                if scaling:
+                    scaled = opt.get_scaled_loss(scaled)
+            g = tape.gradient(scaled, model.trainable_variables)
+            return loss, (opt.get_unscaled_gradients(g) if scaling else g)
 
         def replica_step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
             loss, g = grads(x, y)
@@ -300,13 +318,13 @@ class Trainer:
                 self._sync()  # the averages when averaging
                 if val_ds is not None:
                     rec.val = evaluate(self.eval_model, val_ds, self.spec, self.pipe.fit, predict)
-                score = rec.val.miou if rec.val is not None else -rec.loss
-                best_so_far = summary.best_miou if val_ds is not None else -summary.best_miou
-                if math.isnan(best_so_far) or score > best_so_far:
+                summary.last_loss = rec.loss
+                # without validation the schedule is fixed and the last epoch is the model
+                if rec.val is None or math.isnan(summary.best_miou) or rec.val.miou > summary.best_miou:
                     summary.best_epoch = epoch + 1
-                    summary.best_miou = rec.val.miou if rec.val is not None else rec.loss
-                    summary.best_iou = ([None if np.isnan(v) else float(v) for v in rec.val.iou]
-                                        if rec.val is not None else [])
+                    if rec.val is not None:
+                        summary.best_miou = rec.val.miou
+                        summary.best_iou = [None if np.isnan(v) else float(v) for v in rec.val.iou]
                     self._save(outputs.BEST)
                 if self.averaging:  # the raw weights: their score, and last.h5 for --resume
                     self._sync(raw=True)
@@ -365,6 +383,7 @@ class Trainer:
         self._save(outputs.LAST)
         meta = {"next_epoch": next_epoch, "best_epoch": summary.best_epoch, "best_miou": summary.best_miou,
                 "best_iou": summary.best_iou, "wall_seconds": summary.wall_seconds, "steps": self.steps,
+                "last_loss": summary.last_loss,
                 "epochs": self.cfg.epochs, "optimizer": self.cfg.optim.name}
         outputs.save_state(self.out, self.optimizer, meta)
         outputs.write_history(self.out, self.spec, rows)
@@ -384,6 +403,7 @@ class Trainer:
                         meta.get("steps"), self.steps, int(self.optimizer.iterations.numpy()))
         summary = Summary(epochs_done=start, best_epoch=meta.get("best_epoch"),
                           best_miou=float(meta.get("best_miou", float("nan"))), best_iou=meta.get("best_iou") or [],
-                          wall_seconds=float(meta.get("wall_seconds", 0.0)))
+                          wall_seconds=float(meta.get("wall_seconds", 0.0)),
+                          last_loss=float(meta.get("last_loss", float("nan"))))
         rows = [r for r in outputs.read_history(self.out) if int(r["epoch"]) <= start]
         return start, summary, rows

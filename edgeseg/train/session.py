@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._keras import keras, set_threads, tf
-from edgeseg.core.dataset import resolve_dataset
+from edgeseg.core.dataset import FolderDataset, concat_datasets, hold_out, resolve_dataset
 from edgeseg.core.manifest import find_model_manifest
 from edgeseg.core.progress import Progress
 from edgeseg.core.spec import Spec, parse_size
@@ -21,6 +21,7 @@ from edgeseg.errors import UsageError
 from edgeseg.train import outputs
 from edgeseg.train.loop import EpochRecord, Summary, Trainer, TrainConfig
 from edgeseg.train.optim import OptimConfig
+from edgeseg.train.precision import resolve_precision
 from edgeseg.train.weights import resolve_class_weights
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,20 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _datasets(args: argparse.Namespace, spec: Spec):
+def _datasets(args: argparse.Namespace, spec: Spec) -> tuple[FolderDataset, FolderDataset | None]:
+    """Training frames (one or several splits, less any held-out sequences) and validation frames."""
     if args.images is not None:
         train = resolve_dataset(None, spec, images=args.images, masks=args.masks)
     else:
         root = Path(args.dataset)
-        split = None if (root / "images").is_dir() and not (root / args.split).is_dir() else args.split
-        train = resolve_dataset(root, spec, split=split)
+        parts = []
+        for name in (s.strip() for s in args.split.split(",")):
+            split = None if (root / "images").is_dir() and not (root / name).is_dir() else name
+            parts.append(resolve_dataset(root, spec, split=split))
+        train = concat_datasets(parts)
+    holdout = getattr(args, "val_holdout", None)
+    if holdout:
+        return hold_out(train, holdout.split(","))
     val = resolve_dataset(args.dataset, spec, split=args.val_split) if args.val_split else None
     return train, val
 
@@ -116,6 +124,7 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
     """Run the training described by the CLI arguments; returns the exit code."""
     set_threads(args.threads)
     strategy = make_strategy(args.strategy, args.cpu_replicas)
+    precision = resolve_precision(getattr(args, "precision", None) or "auto", qat=bool(args.qat))
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
         tf.config.experimental.enable_op_determinism()
@@ -125,6 +134,10 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
     train_ds, val_ds = _datasets(args, spec)
     train = _cache(train_ds, "reading train", args.quiet)
     val = _cache(val_ds, "reading val", args.quiet) if val_ds is not None else None
+    echo(f"training on {len(train_ds)} frames ({_sequences(train_ds)}); "
+         + (f"validating on {len(val_ds)} ({_sequences(val_ds)})" if val_ds is not None
+            else "no validation: a fixed schedule, best.h5 = the last epoch"))
+    echo(f"precision {precision.name} ({precision.reason})")
     model_fn, model_section, skipped = _model_plan(args, spec)
     if skipped:
         echo(f"qat: left unquantised ({len(skipped)}): {', '.join(skipped)}")
@@ -143,7 +156,7 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
                         int(round(args.warmup_epochs * steps)), ema=getattr(args, "ema", 0.0) or 0.0)
     jit = {"auto": None, "on": True, "off": False}[args.jit]
     cfg = TrainConfig(epochs, args.batch_size, args.loss, weights, optim, args.seed or 0, jit, args.steps_per_epoch,
-                      steps_per_execution=getattr(args, "steps_per_execution", None))
+                      steps_per_execution=getattr(args, "steps_per_execution", None), precision=precision.name)
     stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "handler"}
     started = time.perf_counter()
 
@@ -152,15 +165,20 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
             "command": " ".join(["edgeseg", *sys.argv[1:]]) if sys.argv else "edgeseg train",
             "args": stored, "epochs": epochs, "epochs_done": summary.epochs_done,
             "wall_time_s": round(summary.wall_seconds, 1), "best_epoch": summary.best_epoch,
-            "best_val_miou" if val is not None else "best_train_loss": summary.best_miou,
+            **({"best_val_miou": summary.best_miou, "best_val_miou_pct": round(100 * summary.best_miou, 2)}
+               if val is not None else {"selection": "last epoch (no validation set)",
+                                        "final_train_loss": summary.last_loss}),
+            "precision": precision.name, "precision_reason": precision.reason,
             "per_class_iou": dict(zip(spec.class_names, summary.best_iou)) if summary.best_iou else None,
             "batch_size": args.batch_size, "steps_per_epoch": steps, "loss": args.loss, "class_weights": weights,
             "optimizer": optim.to_dict(), "augment": aug.to_dict(), "crop": list(crop) if crop else None,
             "seed": args.seed, "strategy": args.strategy, "replicas": trainer.strategy.num_replicas_in_sync,
             "qat": bool(args.qat),
         }
-        dataset = {"path": str(args.dataset or args.images), "split": args.split, "val_split": args.val_split,
-                   "count": len(train), "val_count": len(val) if val is not None else 0}
+        dataset = {"path": str(Path(args.dataset or args.images).resolve()), "split": args.split,
+                   "val_split": args.val_split, "val_holdout": getattr(args, "val_holdout", None),
+                   "count": len(train), "val_count": len(val) if val is not None else 0,
+                   "sequences": train_ds.sequences(), "val_sequences": val_ds.sequences() if val_ds else {}}
         quant = {"qat": True, "scheme": "tfmot default 8-bit", "unquantised_layers": skipped} if args.qat else None
         if trainer.chief:
             outputs.write_manifest(out, spec.with_(input_size=size), model=model_section, dataset=dataset,
@@ -169,7 +187,7 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
     def on_epoch(tr: Trainer, rec: EpochRecord, summary: Summary) -> None:
         val_text = ""
         if rec.val is not None:
-            val_text = f"  val mIoU {rec.val.miou:.4f}  pixel acc {rec.val.pixel_accuracy:.4f}"
+            val_text = f"  val mIoU {100 * rec.val.miou:.2f} %  pixel acc {100 * rec.val.pixel_accuracy:.2f} %"
         best = " *" if summary.best_epoch == rec.epoch else ""
         echo(f"epoch {rec.epoch}/{epochs}  loss {rec.loss:.4f}  lr {rec.lr:.2e}  {rec.seconds:.1f}s{val_text}{best}")
         manifest(summary)
@@ -185,9 +203,17 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
         echo(f"interrupted: saved {out / outputs.LAST} after {summary.epochs_done} epoch(s); "
              f"continue with: edgeseg train --out {out} --resume")
         return 130
-    what = "val mIoU" if val is not None else "train loss"
-    echo(f"done in {took:.0f}s: best {what} {summary.best_miou:.4f} at epoch {summary.best_epoch} -> {out / outputs.BEST}")
+    if val is not None:
+        echo(f"done in {took:.0f}s: best val mIoU {100 * summary.best_miou:.2f} % at epoch {summary.best_epoch} "
+             f"-> {out / outputs.BEST}")
+    else:
+        echo(f"done in {took:.0f}s: last epoch {summary.best_epoch}, train loss {summary.last_loss:.4f} "
+             f"-> {out / outputs.BEST}")
     return 0
+
+
+def _sequences(ds: FolderDataset) -> str:
+    return ", ".join(f"{name} {count}" for name, count in ds.sequences().items())
 
 
 __all__ = ["run_session", "make_strategy", "parse_options"]
