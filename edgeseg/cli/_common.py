@@ -70,12 +70,13 @@ def add_dataset_args(p: argparse.ArgumentParser, *, positional: bool = True, fla
     p.add_argument("--masks", type=Path, default=None, metavar="DIR", help="label-map folder (with --images)")
 
 
-def dataset_from_args(args: argparse.Namespace, spec: Spec, masks_required: bool = True) -> FolderDataset:
-    """Open the dataset named by :func:`add_dataset_args` flags."""
+def dataset_from_args(args: argparse.Namespace, spec: Spec, masks_required: bool = True,
+                      problems: list[str] | None = None) -> FolderDataset:
+    """Open the dataset named by :func:`add_dataset_args` flags (``problems``: collect, don't raise)."""
     if args.images is None and args.masks is not None:
         raise UsageError("--masks needs --images")
     return resolve_dataset(args.dataset, spec, split=args.split, images=args.images, masks=args.masks,
-                           masks_required=masks_required)
+                           masks_required=masks_required, problems=problems)
 
 
 def print_json(obj: Any) -> None:

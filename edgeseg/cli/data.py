@@ -25,19 +25,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_inspect(args: argparse.Namespace) -> int:
     """Handler of ``data inspect``."""
     spec = spec_from_args(args)
-    ds = dataset_from_args(args, spec)
+    listed: list[str] = []  # unpaired and stray files: all reported, not only the first
+    ds = dataset_from_args(args, spec, problems=listed)
     bar = Progress(len(ds), "reading", enabled=None if not args.json else False)
-    report = inspect_dataset(ds, on_item=bar.update)
+    report = inspect_dataset(ds, on_item=bar.update, problems=listed)
     bar.close()
     if args.json:
         print_json(report)
         return 1 if report["problems"] else 0
     sizes = ", ".join(f"{k} ({v})" for k, v in report["sizes"].items()) or "-"
-    void = f"void = {spec.void_index}" if spec.void_index is not None else "no void label"
+    void = f"+ void label {spec.void_index}" if spec.void_index is not None else "no void label"
     print(f"dataset   {report['images_dir']}  ->  {report['masks_dir']}")
-    print(f"images    {report['images']} ({report['read_ok']} read cleanly)")
+    print(f"images    {report['images']} paired ({report['read_ok']} read cleanly)")
     print(f"sizes     {sizes}")
-    print(f"classes   {report['num_classes']} + {void} (preset/spec: {spec.name})")
+    print(f"classes   {report['num_classes']} ({void}; preset/spec: {spec.name})")
     share = report["void_pixels"] / max(report["void_pixels"] + report["labelled_pixels"], 1)
     print(f"void      {report['void_pixels']} pixels ({100 * share:.2f} % of all)")
     print()
@@ -47,6 +48,9 @@ def run_inspect(args: argparse.Namespace) -> int:
         for c in report["classes"]
     ]
     print(format_table(["idx", "class", "pixels", "% labelled", "images", "median-freq weight"], rows))
+    seqs = report["sequences"]
+    print(f"\n{len(seqs)} sequence(s) (file-name prefix before the last '_'):")
+    print(format_table(["sequence", "frames"], [[k, v] for k, v in seqs.items()]))
     if report["problems"]:
         print(f"\n{len(report['problems'])} problem(s):")
         for msg in report["problems"]:

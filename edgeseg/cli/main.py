@@ -39,8 +39,18 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         if ("default" in text or default is None or default is argparse.SUPPRESS or isinstance(default, bool)
                 or not action.option_strings or action.nargs == 0 and not isinstance(default, int)):
             return text
-        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
-        return f"{text} (default: {shown.replace('%', '%%')})"
+        return f"{text} (default: {_shown(default)})"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # never break inside a hyphenated word (onnx-int8, --json-out)
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+def _shown(default: Any) -> str:
+    shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+    return shown.replace("%", "%%")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -67,19 +77,23 @@ def build_parser() -> ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in SUBCOMMANDS:
         importlib.import_module(f"edgeseg.cli.{name}").register(sub)
-    _verbose_everywhere(parser)
+    _finish(parser)
     return parser
 
 
-def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
-    """``-v`` also after the subcommand (``edgeseg bench -v ...``), in every nested parser."""
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """In every nested parser: ``-v`` also after the subcommand (``edgeseg bench -v ...``), and options
+    registered without help text still show their default."""
     for action in parser._actions:  # pylint: disable=protected-access
         if isinstance(action, argparse._SubParsersAction):  # pylint: disable=protected-access
             for child in dict.fromkeys(action.choices.values()):
                 if not any("-v" in a.option_strings for a in child._actions):  # pylint: disable=protected-access
                     child.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                                        help="more log output (-vv for debug)")
-                _verbose_everywhere(child)
+                _finish(child)
+        elif (action.help is None and action.option_strings and action.nargs != 0
+              and action.default not in (None, False, argparse.SUPPRESS)):
+            action.help = f"(default: {_shown(action.default)})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgeseg.core.dataset import FolderDataset
+from edgeseg.core.dataset import FolderDataset, sequence_of
 from edgeseg.errors import DataError
 
 
@@ -34,8 +34,18 @@ def enet_weights(pixel_counts: np.ndarray, c: float = 1.02) -> np.ndarray:
     return 1.0 / np.log(c + p)
 
 
-def inspect_dataset(ds: FolderDataset, on_item: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Read every sample and summarise it; bad samples are listed under ``problems``, not raised."""
+def sequences_of(ds: FolderDataset) -> dict[str, int]:
+    """Frames per sequence (the stem before its last ``_``; CamVid ``0016E5_07959`` -> ``0016E5``), sorted."""
+    counts = Counter(sequence_of(s.stem) for s in ds.samples)
+    return dict(sorted(counts.items()))
+
+
+def inspect_dataset(ds: FolderDataset, on_item: Callable[[], None] | None = None,
+                    problems: list[str] | None = None) -> dict[str, Any]:
+    """Read every sample and summarise it; bad samples are listed under ``problems``, not raised.
+
+    ``problems``: those already found while listing the folders (unpaired or stray files), reported first.
+    """
     spec = ds.spec
     n = spec.num_classes
     pixels = np.zeros(n, np.int64)
@@ -44,7 +54,8 @@ def inspect_dataset(ds: FolderDataset, on_item: Callable[[], None] | None = None
     images_with = np.zeros(n, np.int64)
     void = 0
     sizes: Counter[str] = Counter()
-    problems: list[str] = []
+    problems = list(problems or [])
+    listed = len(problems)
     for i in range(len(ds)):
         try:
             image, mask = ds.read(i)
@@ -82,7 +93,8 @@ def inspect_dataset(ds: FolderDataset, on_item: Callable[[], None] | None = None
         "images": len(ds),
         "images_dir": str(ds.images_dir),
         "masks_dir": str(ds.masks_dir) if ds.masks_dir else None,
-        "read_ok": len(ds) - len(problems),
+        "read_ok": len(ds) - (len(problems) - listed),
+        "sequences": sequences_of(ds),
         "sizes": dict(sizes.most_common()),
         "num_classes": n,
         "void_index": spec.void_index,
