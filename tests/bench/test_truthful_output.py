@@ -1,0 +1,75 @@
+"""Issue 22: every runtime gets the same stated thread count, mIoU is in percent, ``bench --json`` is a flag."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgeseg import runtime
+from edgeseg.cli.main import main
+
+FAST = ["--runs", "2", "--min-time", "0", "--warmup-runs", "0", "--warmup-time", "0"]
+
+
+def test_one_thread_default_for_every_runtime(tiny) -> None:
+    n = runtime.default_threads()
+    assert n >= 1
+    for name in ("fp32", "onnx"):
+        with runtime.load(tiny[name]) as be:
+            assert be.threads == n and be.describe()["threads"] == n, name
+    with runtime.load(tiny["onnx"]) as be:  # the engine itself was told, not only the report
+        assert be._so.intra_op_num_threads == n
+
+
+def test_bench_rows_and_json_state_the_threads_used(tiny, tmp_path, capsys) -> None:
+    out = tmp_path / "r.json"
+    rc = main(["bench", str(tiny["fp32"]), str(tiny["onnx"]), "--no-isolate", *FAST, "--json-out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    n = runtime.default_threads()
+    report = json.loads(out.read_text())
+    assert [r["threads"] for r in report["results"]] == [n, n]
+    table = capsys.readouterr().out
+    header, _, *rows = table.splitlines()
+    col = header.split().index("threads")
+    for row in rows[:2]:
+        assert row.split()[col] == str(n), row
+
+
+def test_bench_json_is_a_plain_flag(tiny, capsys) -> None:
+    assert main(["bench", str(tiny["fp32"]), "--json", "--no-isolate", *FAST]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out)  # stdout is the JSON and nothing else
+    assert report["threads"] == runtime.default_threads() and report["runtime"] == "litert"
+
+
+def test_old_json_file_form_still_writes_the_file(tiny, tmp_path, capsys) -> None:
+    out = tmp_path / "old.json"
+    assert main(["bench", str(tiny["fp32"]), "--no-isolate", *FAST, "--json", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(out.read_text())["runtime"] == "litert"
+    assert "--json-out" in cap.err and "p50 ms" in cap.out
+
+
+def test_json_before_an_artifact_does_not_eat_it(tiny, capsys) -> None:
+    onnx = Path(tiny["onnx"])
+    before = onnx.read_bytes()
+    assert main(["bench", str(tiny["fp32"]), "--json", str(onnx), "--no-isolate", *FAST]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["runtime"] for r in report["results"]] == ["litert", "onnxruntime"]
+    assert onnx.read_bytes() == before
+
+
+def test_bench_data_miou_in_percent(tiny, samples_dir, capsys) -> None:
+    assert main(["bench", str(tiny["fp32"]), "--data", str(samples_dir), "--no-isolate", *FAST, "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    from edgeseg.core.metrics import scores_from_matrix
+
+    fraction = scores_from_matrix(r["confusion_matrix"]).miou
+    assert r["miou_pct"] == pytest.approx(100 * fraction) and "miou" not in r
+    assert main(["bench", str(tiny["fp32"]), "--data", str(samples_dir), "--no-isolate", *FAST]) == 0
+    out = capsys.readouterr().out
+    header, _, row = out.splitlines()[:3]
+    assert header.split()[-2:] == ["mIoU", "%"]
+    assert float(row.split()[-1]) == pytest.approx(100 * fraction, abs=0.006)
