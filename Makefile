@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test clean
+.PHONY: demo test clean vulkan
 
 # MediaPipe (tests/mobile) pins absl-py ~=2.3, which tensorflow-model-optimization cannot share: own venv.
 MP_VENV := .venv-mediapipe
@@ -29,7 +29,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-all
 	$(BIN)/python scripts/demo.py
 
-test: $(VENV)/.installed-test $(MP_VENV)/.installed
+# Mesa's software Vulkan driver, so LiteRT's GPU accelerator has a device (tests/gpu); never fails the run.
+vulkan:
+	@bash scripts/install_vulkan.sh
+
+test: $(VENV)/.installed-test $(MP_VENV)/.installed vulkan
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
