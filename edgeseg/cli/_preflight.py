@@ -33,17 +33,21 @@ def convert_inputs(args: argparse.Namespace, targets: list[str]) -> None:
     from edgeseg.core.spec import parse_size
     from edgeseg.data.calibration import NO_CALIBRATION_HELP, calibration_set, verification_set
     from edgeseg.export.registry import get_exporter
-    from edgeseg.export.safety import read_model_config
+    from edgeseg.export.sources import inspect_source
 
     if not targets:
         return  # plan_conversion names the missing target
-    read_model_config(args.model)  # sniffs: empty, truncated, not HDF5, not a Keras model
+    inspect_source(args.model, trust_model=args.trust_model)  # sniffs; truncated, zip bomb, refused code
     check_threads(args.threads)
     if args.input_size:
         parse_size(args.input_size)
     if args.calib_count < 1:
         raise UsageError(f"--calib-count must be >= 1, got {args.calib_count}")
     check_output_dir(args.out if args.out is not None else Path(args.model).parent)
+    if not getattr(args, "force", False):
+        from edgeseg.export.convert import output_paths, refuse_overwrite
+
+        refuse_overwrite(output_paths(args.model, targets, args.out))
     manifest = find_model_manifest(args.model)
     given = args.spec is not None or args.preset is not None
     # The spec convert will use: flags, else the model's manifest, else CamVid (convert refuses other

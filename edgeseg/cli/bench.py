@@ -115,13 +115,13 @@ def _backends_for(path: Path, requested: str | None) -> list[str]:
 def build_jobs(args: argparse.Namespace) -> list[Any]:
     """One BenchJob per artifact x backend x thread count."""
     from edgeseg import runtime
-    from edgeseg.bench.runner import BenchJob
+    from edgeseg.bench.runner import BenchJob, DatasetRef
 
     spec = spec_from_args(args)
     dataset = None
     if args.dataset is not None or args.images is not None:
-        dataset = {"ref": args.dataset, "split": args.split,
-                   "images": str(args.images) if args.images else None, "masks": str(args.masks) if args.masks else None}
+        dataset = DatasetRef(args.dataset, args.split, str(args.images) if args.images else None,
+                             str(args.masks) if args.masks else None)
     if args.runs < 1 or args.min_time < 0 or args.warmup_runs < 0 or args.warmup_time < 0:
         raise UsageError("--runs must be >= 1 and times/warm-up counts >= 0")
     _delegate_args(args)
@@ -135,8 +135,17 @@ def build_jobs(args: argparse.Namespace) -> list[Any]:
             for th in parse_threads(args.threads):
                 jobs.append(BenchJob(artifact=str(art), backend=be, threads=th, options=opts, latency=latency,
                                      image=str(args.image) if args.image else None, dataset=dataset,
-                                     fallback_spec=spec.to_dict(), profile=args.profile))
+                                     fallback_spec=_fallback_spec(art, args, spec), profile=args.profile))
     return jobs
+
+
+def _fallback_spec(artifact: Path, args: argparse.Namespace, spec: Any) -> dict[str, Any]:
+    """--spec/--preset if given, else (a Keras source without a manifest) the spec convert recorded for it."""
+    from edgeseg.cli._byom import baseline_spec
+
+    given = getattr(args, "spec", None) is not None or getattr(args, "preset", None) is not None
+    own = None if given else baseline_spec(artifact, args.artifacts)
+    return (own or spec).to_dict()
 
 
 def _delegate_args(args: argparse.Namespace) -> None:

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from edgeseg.cli._byom import add_model_spec_args, outcome_rows, spec_options
 from edgeseg.cli._common import add_spec_args, print_json
 from edgeseg.cli._guard import add_guard_args, check_guard_args, guard_failures, guard_table, run_guard
 from edgeseg.core.table import format_table
@@ -23,8 +24,8 @@ TFLITE_TARGETS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``convert``."""
-    p = sub.add_parser("convert", help="convert a Keras .h5 to TFLite/ONNX, verify parity, write manifests")
-    p.add_argument("model", type=Path, help="Keras .h5 model")
+    p = sub.add_parser("convert", help="convert a Keras model to TFLite/ONNX, verify parity, write manifests")
+    p.add_argument("model", type=Path, help="Keras .keras/.h5 (Keras 3 or tf_keras) or a SavedModel folder")
     g = p.add_argument_group("targets")
     g.add_argument("--fp32", action="store_true", help="<stem>_fp32.tflite")
     g.add_argument("--fp16", action="store_true", help="<stem>_fp16.tflite (fp16 weights)")
@@ -34,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--onnx", action="store_true", help="<stem>.onnx (opset 17)")
     g.add_argument("--onnx-fp16", action="store_true", help="<stem>_fp16.onnx (float32 I/O kept)")
     g.add_argument("--onnx-int8", action="store_true", help="<stem>_int8.onnx (static QDQ, calibrated)")
-    g.add_argument("--all", action="store_true", help="every target above")
+    g.add_argument("--all", action="store_true",
+                   help="every target above the model supports (the others are listed as skipped, with the reason)")
     c = p.add_argument_group("calibration")
     c.add_argument("--calib-data", default=None, metavar="DATASET",
                    help="calibration images (default: the dataset in the model's manifest)")
@@ -51,13 +53,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--head", default="logits", choices=("logits", "softmax", "argmax"),
                    help="output head built into the graph (argmax: uint8 class map)")
     add_spec_args(p)
+    add_model_spec_args(p)
     p.add_argument("--verify-data", "--val-data", dest="verify_data", default=None, metavar="DATASET",
                    help="images (+masks) for parity (default: manifest val split, else calibration images)")
     p.add_argument("--strict", action="store_true", help="exit 1 if an artifact misses its parity expectation")
     p.add_argument("--trust-model", action="store_true",
-                   help="load .h5 files with Lambda layers (runs the Python code stored in the file)")
+                   help="load models with Lambda layers or classes from outside keras/keras_hub/edgeseg (runs the "
+                        "Python code the file names)")
     p.add_argument("--no-lint", action="store_true", help="skip the deployability summary")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: beside the model)")
+    p.add_argument("--force", action="store_true",
+                   help="replace artifacts/manifests that already exist (default: refuse, write nothing)")
     p.add_argument("--threads", type=int, default=None, help="engine threads for verification (default: the usable CPU cores, as in bench)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_guard_args(p)
@@ -101,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_conversion(args.model, _targets(args), calib=args.calib_data, calib_count=args.calib_count,
                            calib_method=args.calib_method, input_size=args.input_size, io=args.io, head=args.head,
                            verify_data=args.verify_data, spec=spec, trust_model=args.trust_model,
-                           pixels=args.pixels)
+                           pixels=args.pixels, spec_options=spec_options(args), all_targets=args.all)
     err = sys.stderr
     start = time.perf_counter()
 
@@ -109,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
         err.write(f"[{time.perf_counter() - start:6.1f}s] {msg}\n")
 
     h, w = plan.ctx.input_size
-    err.write(f"model {args.model}: input 1x{h}x{w}x3, {plan.ctx.spec.num_classes} classes, head {args.head}\n")
+    err.write(f"model {args.model} ({plan.source.kind}): input 1x{h}x{w}x{plan.graph.channels}, "
+              f"{plan.ctx.spec.num_classes} classes, head {args.head}\n")
+    for line in plan.notes:
+        err.write(f"note: {line}\n")
     if not args.no_lint:
         for g in group_findings(lint_layers(plan.model)):
             err.write(f"lint {g['severity']}: {describe_group(g)}\n")
@@ -120,20 +129,25 @@ def run(args: argparse.Namespace) -> int:
     if plan.calibration is not None:
         err.write(f"calibration: {len(plan.calibration)} images from {plan.calibration.source}\n")
     check_guard_args(plan, _targets(args), args)
-    results = run_plan(plan, args.out, threads=args.threads, on_step=step)
+    results = run_plan(plan, args.out, threads=args.threads, on_step=step, force=args.force)
     step("done")
     guards = run_guard(plan, results, args, err) if args.max_miou_drop is not None else []
     if args.json:
-        print_json({"artifacts": results})
+        print_json({"artifacts": results, "not_written": plan.outcomes})
     else:
         rows = [[Path(r["path"]).name, r["size_bytes"], _tensor(r["input"]), _tensor(r["output"]),
                  " ".join(r["ops"]), _parity(r["parity"])] for r in results]
-        print(format_table(["artifact", "bytes", "input", "output", "ops", "parity"], rows))
+        print(format_table(["artifact", "bytes", "input", "output", "ops", "parity"], rows + outcome_rows(plan.outcomes)))
         if guards:
             print(guard_table(guards))
     for line in guard_failures(guards):
         err.write(f"error: {line}\n")
     if any(not g.met for g in guards):
+        return 1
+    failures = [o for o in plan.outcomes if o["status"] == "failed"]
+    for o in failures:
+        err.write(f"error: {o['target']}: {o['reason']}\n")
+    if failures or not results:
         return 1
     bad = failed(results)
     if bad:

@@ -1,4 +1,4 @@
-"""``edgeseg lint``: deployability report of a Keras .h5 (builtins, XNNPACK, GPU delegate, shapes)."""
+"""``edgeseg lint``: deployability report of a Keras model or SavedModel (builtins, XNNPACK, GPU delegate, shapes)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from edgeseg.core.table import format_table
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``lint``."""
     p = sub.add_parser("lint", help="report layers/ops that will not deploy well (TFLite, XNNPACK, GPU)")
-    p.add_argument("model", type=Path, help="Keras .h5 model")
+    p.add_argument("model", type=Path, help="Keras .keras/.h5 (Keras 3 or tf_keras) or a SavedModel folder")
     p.add_argument("--input-size", default=None, metavar="HxW", help="size for the trial conversion")
     p.add_argument("--trust-model", action="store_true", help="allow Lambda layers (runs code from the file)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -27,9 +27,9 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``lint``: exit 1 when an error-level finding exists."""
     from edgeseg.core.spec import parse_size
     from edgeseg.export.lint import Finding, group_findings, lint_model
-    from edgeseg.export.safety import load_keras_model
+    from edgeseg.export.sources import open_source
 
-    model = load_keras_model(args.model, trust_model=args.trust_model)
+    model = open_source(args.model, trust_model=args.trust_model)
     size = parse_size(args.input_size) if args.input_size else None
     report = lint_model(model, size)
     errors = [f for f in report["findings"] if f["severity"] == "error"]

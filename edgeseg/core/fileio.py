@@ -13,6 +13,7 @@ from typing import Iterator
 from edgeseg.errors import EdgesegError, ModelError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
 
 
 @contextlib.contextmanager
@@ -136,16 +137,19 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def sniff_model_format(path: str | os.PathLike[str]) -> str:
-    """Return ``h5``, ``tflite`` or ``onnx`` from a file's leading bytes.
+    """Return ``h5``, ``keras`` (a Keras 3 zip), ``tflite``, ``onnx`` or ``savedmodel`` (a folder with
+    ``saved_model.pb``) from a file's leading bytes.
 
     Raises:
-        ModelError: missing, empty, or not one of the three formats.
+        ModelError: missing, empty, or not one of these formats.
     """
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{p}: no such file")
     if p.is_dir():
-        raise ModelError(f"{p}: is a directory, expected a model file")
+        if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():
+            return "savedmodel"
+        raise ModelError(f"{p}: is a directory without saved_model.pb, expected a model file or SavedModel folder")
     try:
         with open(p, "rb") as fh:
             head = fh.read(16)
@@ -159,7 +163,9 @@ def sniff_model_format(path: str | os.PathLike[str]) -> str:
         return "tflite"
     if _looks_like_onnx(head):
         return "onnx"
-    raise ModelError(f"{p}: not a Keras .h5, TFLite or ONNX file (unrecognised header)")
+    if head.startswith(ZIP_SIGNATURE):  # after TFLite: a .tflite with metadata also holds a zip, at its end
+        return "keras"
+    raise ModelError(f"{p}: not a Keras .h5/.keras, TFLite or ONNX file (unrecognised header)")
 
 
 def _looks_like_onnx(head: bytes) -> bool:

@@ -48,7 +48,10 @@ def resize_nearest(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def normalise(image: np.ndarray, spec: Spec) -> np.ndarray:
     """uint8/float RGB pixels in [0, 255] -> float32 ``(x/255 - mean) / std`` in the spec's channel order."""
     x = np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)
-    x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+    mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+    if x.shape[-1] == 1:  # grayscale models: the first channel's mean/std
+        mean, std = mean[:1], std[:1]
+    x = (x - mean) / std
     if spec.channel_order == "BGR":
         x = x[..., ::-1]
     return np.ascontiguousarray(x, dtype=np.float32)
@@ -57,6 +60,21 @@ def normalise(image: np.ndarray, spec: Spec) -> np.ndarray:
 def preprocess(image: np.ndarray, spec: Spec, size: tuple[int, int] | None = None) -> np.ndarray:
     """RGB ``HxWx3`` uint8 image -> float32 ``HxWx3`` model input (resize then normalise)."""
     return normalise(resize_bilinear(image, size or spec.input_size), spec)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """RGB ``HxWx3`` -> ``HxWx1`` luminance (ITU-R 601-2, what Pillow's ``convert("L")`` computes), float32."""
+    x = np.asarray(image, dtype=np.float32)
+    if x.ndim == 2:
+        return x[..., None]
+    if x.shape[-1] == 1:
+        return x
+    return (x[..., :3] @ np.asarray([0.299, 0.587, 0.114], np.float32))[..., None]
+
+
+def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """An RGB image as the model's channels: unchanged for 3, luminance for 1."""
+    return to_gray(image) if channels == 1 else image
 
 
 def to_uint8_input(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

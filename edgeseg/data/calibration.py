@@ -13,7 +13,7 @@ import numpy as np
 
 from edgeseg.core.dataset import FolderDataset, resolve_dataset
 from edgeseg.core.manifest import Manifest
-from edgeseg.core.preprocess import preprocess, resize_nearest
+from edgeseg.core.preprocess import preprocess, resize_nearest, to_channels
 from edgeseg.core.spec import Spec
 from edgeseg.errors import DataError
 
@@ -50,10 +50,13 @@ class CalibrationSet:
     label map resized (nearest) to the input size when the dataset has masks.
     """
 
-    def __init__(self, dataset: FolderDataset, spec: Spec, input_size: tuple[int, int], count: int) -> None:
+    def __init__(self, dataset: FolderDataset, spec: Spec, input_size: tuple[int, int], count: int,
+                 channels: int = 3) -> None:
         if count < 1:
             raise DataError(f"calibration count must be >= 1, got {count}")
         self.dataset, self.spec, self.input_size = dataset, spec, tuple(input_size)
+        self.channels = channels  # 1: frames are read as grayscale (luminance)
+        self.use_masks = True  # False: label maps are not read (they belong to another class list)
         n = len(dataset)
         take = min(count, n)
         self.indices = sorted({int(round(i)) for i in np.linspace(0, n - 1, take)}) if take > 1 else [0]
@@ -65,11 +68,11 @@ class CalibrationSet:
     @property
     def has_masks(self) -> bool:
         """Whether every selected frame has a label map."""
-        return all(self.dataset.samples[i].mask is not None for i in self.indices)
+        return self.use_masks and all(self.dataset.samples[i].mask is not None for i in self.indices)
 
     def frame(self, i: int) -> np.ndarray:
         """Preprocessed ``(1, H, W, 3)`` float32 input of the ``i``-th selected sample."""
-        image = self.dataset.read_image(self.indices[i])
+        image = to_channels(self.dataset.read_image(self.indices[i]), self.channels)
         return preprocess(image, self.spec, self.input_size)[None]  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -78,9 +81,9 @@ class CalibrationSet:
     def pair(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         """``(frame, labels)`` of the ``i``-th selected sample; labels ``None`` without a mask."""
         j = self.indices[i]
-        image, mask = self.dataset.read(j) if self.dataset.samples[j].mask is not None else \
+        image, mask = self.dataset.read(j) if self.use_masks and self.dataset.samples[j].mask is not None else \
             (self.dataset.read_image(j), None)
-        x = preprocess(image, self.spec, self.input_size)[None]  # type: ignore[arg-type]
+        x = preprocess(to_channels(image, self.channels), self.spec, self.input_size)[None]  # type: ignore[arg-type]
         return x, None if mask is None else resize_nearest(mask, self.input_size)  # type: ignore[arg-type]
 
     def pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
@@ -89,7 +92,7 @@ class CalibrationSet:
 
     def subset(self, count: int) -> "CalibrationSet":
         """A set over the same dataset with at most ``count`` frames."""
-        return CalibrationSet(self.dataset, self.spec, self.input_size, count)
+        return CalibrationSet(self.dataset, self.spec, self.input_size, count, self.channels)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary for manifests: source folder, frame count, stems."""
@@ -136,22 +139,23 @@ def dataset_from_manifest(manifest: Manifest | None, spec: Spec, *, split: str |
 
 
 def calibration_set(calib: str | os.PathLike[str] | FolderDataset | None, manifest: Manifest | None, spec: Spec,
-                    input_size: tuple[int, int], count: int) -> CalibrationSet | None:
-    """Calibration frames from ``calib``, else from the manifest's training dataset, else ``None``."""
+                    input_size: tuple[int, int], count: int, channels: int = 3) -> CalibrationSet | None:
+    """Calibration frames from ``calib``, else from the manifest's training dataset, else ``None``
+    (``channels=1``: read as grayscale)."""
     if calib is not None:
-        return CalibrationSet(open_dataset(calib, spec), spec, input_size, count)
+        return CalibrationSet(open_dataset(calib, spec), spec, input_size, count, channels)
     ds = dataset_from_manifest(manifest, spec)
-    return CalibrationSet(ds, spec, input_size, count) if ds is not None else None
+    return CalibrationSet(ds, spec, input_size, count, channels) if ds is not None else None
 
 
 def verification_set(data: str | os.PathLike[str] | FolderDataset | None, manifest: Manifest | None, spec: Spec,
                      input_size: tuple[int, int], calibration: CalibrationSet | None,
-                     count: int = 50) -> CalibrationSet | None:
+                     count: int = 50, channels: int = 3) -> CalibrationSet | None:
     """Up to ``count`` frames for parity checks: ``data``; else the manifest dataset's ``val`` split;
     else the calibration set; else ``None``."""
     if data is not None:
-        return CalibrationSet(open_dataset(data, spec, prefer_split="val"), spec, input_size, count)
+        return CalibrationSet(open_dataset(data, spec, prefer_split="val"), spec, input_size, count, channels)
     ds = dataset_from_manifest(manifest, spec, split="val")
     if ds is not None:
-        return CalibrationSet(ds, spec, input_size, count)
+        return CalibrationSet(ds, spec, input_size, count, channels)
     return calibration.subset(count) if calibration is not None else None

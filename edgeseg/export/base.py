@@ -88,8 +88,9 @@ class Exporter(abc.ABC):
         return f"{stem}{self.suffix}"
 
     @abc.abstractmethod
-    def export(self, keras_model: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
-        """Convert ``keras_model`` (static shape, head applied) and write ``out_path`` atomically."""
+    def export(self, graph: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
+        """Convert ``graph`` (an :class:`~edgeseg.export.graph.ExportGraph`: static shape, head applied, from any
+        model source; a prepared tf_keras model is accepted too) and write ``out_path`` atomically."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

@@ -5,21 +5,24 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, Union
 
+from edgeseg.core.dataset import FolderDataset
 from edgeseg.core.fileio import sha256_file
+from edgeseg.core.native_log import native_stderr
 from edgeseg.core.manifest import Manifest, find_model_manifest, preprocessing_of, sidecar_path
 from edgeseg.core.preprocess import normalise
-from edgeseg.core.presets import CAMVID
 from edgeseg.core.spec import Spec, parse_size
 from edgeseg.data.calibration import NO_CALIBRATION_HELP, CalibrationSet, calibration_set, verification_set
-from edgeseg.errors import ExportError, SpecError, UsageError
+from edgeseg.errors import ExportError, UsageError
 from edgeseg.export.base import CALIB_METHODS, HEADS, IO_TYPES, ExportContext, Exporter
-from edgeseg.export.head import is_pixel_spec, num_classes_of, pixel_spec, prepare_model, static_input_size
+from edgeseg.export.graph import ExportGraph, build_graph
+from edgeseg.export.head import is_pixel_spec, pixel_spec
+from edgeseg.export.model_spec import SpecOptions, resolve_spec
 from edgeseg.export.registry import get_exporter
-from edgeseg.export.safety import load_keras_model
+from edgeseg.export.sources import ModelSource, open_source, source_sha256
 from edgeseg.export.verify import skipped, verify_artifacts
 
 log = logging.getLogger(__name__)
@@ -32,8 +35,8 @@ class ConversionPlan:
     """A loaded, checked model and everything decided before the first artifact is written."""
 
     model_path: Path
-    model: Any
-    prepared: Any
+    source: ModelSource
+    graph: ExportGraph
     exporters: list[Exporter]
     ctx: ExportContext
     manifest: Manifest | None
@@ -42,26 +45,42 @@ class ConversionPlan:
     #: Pixels mode: the model's own spec, whose normalisation the graph now does (``ctx.spec`` is its
     #: :func:`~edgeseg.export.head.pixel_spec`); ``None`` otherwise.
     graph_normalisation: Spec | None = None
+    #: The graph without pixels-mode normalisation: the parity reference (fed :attr:`keras_input` frames).
+    reference: ExportGraph | None = None
+    #: Lines saying what was assumed (classes, normalisation) for a model without a manifest.
+    notes: list[str] = field(default_factory=list)
+    #: Where the spec came from (recorded in the manifests as ``spec_source``).
+    spec_record: dict[str, Any] = field(default_factory=dict)
+    #: ``--all``: a target the model cannot be converted to is skipped (listed), not a failure.
+    all_targets: bool = False
+    #: Targets not written: ``{"target", "status": "skipped"|"failed", "reason"}`` (filled by :func:`run_plan`).
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def model(self) -> Any:
+        """The loaded Keras model (tf_keras or Keras 3; ``None`` for a SavedModel)."""
+        return self.source.model
+
+    @property
+    def prepared(self) -> ExportGraph:
+        """The export graph (kept under its old name)."""
+        return self.graph
+
+    @property
+    def keras_input(self) -> Callable[[Any], Any] | None:
+        """Maps artifact frames to the reference's input (pixels mode: normalise as in training)."""
+        own = self.graph_normalisation
+        return (lambda x: normalise(x, own)) if own is not None else None
 
 
-def _spec_for(model: Any, manifest: Manifest | None, spec: Spec | None) -> Spec:
-    classes = num_classes_of(model)
-    chosen = spec or (manifest.spec if manifest is not None else None)
-    if chosen is None:
-        if classes != CAMVID.num_classes:
-            raise SpecError(f"no manifest beside the model and it outputs {classes} classes; give --spec or "
-                            "--preset (the CamVid preset has 11)")
-        log.warning("no manifest beside the model: assuming the CamVid preset (classes, mean/std)")
-        chosen = CAMVID
-    if chosen.num_classes != classes:
-        raise SpecError(f"the spec has {chosen.num_classes} classes but the model outputs {classes}")
-    return chosen
+def _base_spec(manifest: Manifest | None, spec: Spec | None) -> Spec | None:
+    return spec or (manifest.spec if manifest is not None else None)
 
 
-def _input_size(model: Any, manifest: Manifest | None, spec: Spec, input_size: Any) -> tuple[int, int]:
+def _input_size(source: ModelSource, manifest: Manifest | None, spec: Spec, input_size: Any) -> tuple[int, int]:
     if input_size is not None:
         return parse_size(input_size) if isinstance(input_size, str) else tuple(input_size)  # type: ignore[return-value]
-    own = static_input_size(model)
+    own = source.static_size
     if own is not None:
         return own
     if manifest is not None:
@@ -73,11 +92,15 @@ def plan_conversion(model_path: str | os.PathLike[str], targets: list[str], *, c
                     calib_count: int = 200, calib_method: str = "minmax", input_size: Any = None,
                     io: str = "float", head: str = "logits", verify_data: Any = None, spec: Spec | None = None,
                     trust_model: bool = False, verify_count: int = VERIFY_IMAGES,
-                    pixels: bool = False) -> ConversionPlan:
+                    pixels: bool = False, spec_options: SpecOptions | None = None,
+                    all_targets: bool = False) -> ConversionPlan:
     """Validate options, load the model safely, resolve spec/size/calibration; nothing is written yet.
 
-    ``pixels`` (implied by ``io="uint8"``) exports graphs that take raw RGB pixels 0..255 and normalise
-    inside (:func:`~edgeseg.export.head.prepare_model`); their manifests carry the pixel spec.
+    The model is any source :func:`~edgeseg.export.sources.open_source` takes (tf_keras or Keras 3 ``.h5``,
+    ``.keras``, a SavedModel folder). ``pixels`` (implied by ``io="uint8"``) exports graphs that take raw RGB
+    pixels 0..255 and normalise inside; their manifests carry the pixel spec. ``spec_options`` (``--classes``,
+    ``--labels``, ``--normalize``, ``--mean/--std``) name classes and preprocessing of models without a
+    manifest (:func:`~edgeseg.export.model_spec.resolve_spec`).
     """
     if not targets:
         raise UsageError("no export target given (e.g. --fp32, --int8, --onnx or --all)")
@@ -91,54 +114,94 @@ def plan_conversion(model_path: str | os.PathLike[str], targets: list[str], *, c
         raise UsageError(f"--calib-count must be >= 1, got {calib_count}")
     exporters = [get_exporter(t) for t in dict.fromkeys(targets)]
     path = Path(model_path)
-    model = load_keras_model(path, trust_model=trust_model)  # sniffs + refuses code before Keras loads
+    source = open_source(path, trust_model=trust_model)  # sniffs + refuses code before Keras loads
     manifest = find_model_manifest(path)
-    the_spec = _spec_for(model, manifest, spec)
-    size = _input_size(model, manifest, the_spec, input_size)
+    the_spec, notes, record = resolve_spec(source, _base_spec(manifest, spec), spec_options or SpecOptions())
+    for line in notes:
+        log.info("%s", line)
+    size = _input_size(source, manifest, the_spec, input_size)
+    if manifest is None or spec_options is not None and spec_options.any_given():
+        the_spec = the_spec.with_(input_size=size)
     in_graph = the_spec if (pixels or io == "uint8") and not is_pixel_spec(the_spec) else None
     model_spec, the_spec = the_spec, (pixel_spec(the_spec) if in_graph is not None else the_spec)
+    channels = source.channels
     calibration = None
     if any(e.needs_calibration for e in exporters):
-        calibration = calibration_set(calib, manifest, the_spec, size, calib_count)
+        calibration = calibration_set(calib, manifest, the_spec, size, calib_count, channels=channels)
         if calibration is None:
             names = ", ".join(e.name for e in exporters if e.needs_calibration)
             raise ExportError(f"{names} needs calibration images and none were found: {NO_CALIBRATION_HELP}")
     elif calib is not None:
-        calibration = calibration_set(calib, manifest, the_spec, size, calib_count)
-    verification = verification_set(verify_data, manifest, the_spec, size, calibration, verify_count)
-    prepared = prepare_model(model, size, head, normalise=in_graph)
-    log.info("model spec %s; graph input: %s", model_spec.name, "raw pixels" if in_graph else "normalised")
+        calibration = calibration_set(calib, manifest, the_spec, size, calib_count, channels=channels)
+    verification = verification_set(verify_data, manifest, the_spec, size, calibration, verify_count,
+                                    channels=channels)
+    if verification is not None and verify_data is None and manifest is None and spec is None:
+        verification.use_masks = False  # calibration frames' masks need not match classes named by flags
+    graph = build_graph(source, size, head, normalise=in_graph)
+    reference = build_graph(source, size, head) if in_graph is not None else graph
+    log.info("model %s (%s); spec %s; graph input: %s", source.name, source.kind, model_spec.name,
+             "raw pixels" if in_graph else "normalised")
     ctx = ExportContext(spec=the_spec, input_size=size, io=io, head=head,
                         calibration=(lambda: iter(calibration)) if calibration is not None else None,
                         calib_count=len(calibration) if calibration is not None else 0, calib_method=calib_method)
-    return ConversionPlan(path, model, prepared, exporters, ctx, manifest, calibration, verification, in_graph)
+    return ConversionPlan(path, source, graph, exporters, ctx, manifest, calibration, verification, in_graph,
+                          reference=reference, notes=notes, spec_record=record, all_targets=all_targets)
+
+
+def output_paths(model_path: str | os.PathLike[str], targets: list[str],
+                 out_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The files a conversion writes: each target's artifact and its sidecar manifest."""
+    out = Path(out_dir) if out_dir is not None else Path(model_path).parent
+    files = [out / get_exporter(t).filename(Path(model_path).stem) for t in dict.fromkeys(targets)]
+    return [f for a in files for f in (a, sidecar_path(a))]
+
+
+def refuse_overwrite(paths: list[Path]) -> None:
+    """:class:`ExportError` (one line) if any of ``paths`` exists: converting never replaces files silently."""
+    there = [p for p in paths if p.exists()]
+    if there:
+        more = f" (and {len(there) - 1} more)" if len(there) > 1 else ""
+        raise ExportError(f"{there[0]} exists{more}; give --force to replace it, or --out DIR to write elsewhere")
 
 
 def run_plan(plan: ConversionPlan, out_dir: str | os.PathLike[str] | None = None, *, threads: int | None = None,
-             on_step: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Export every target, verify them together, write each sidecar manifest; one result dict each."""
+             on_step: Callable[[str], None] | None = None, force: bool = False) -> list[dict[str, Any]]:
+    """Export every target, verify them together, write each sidecar manifest; one result dict each.
+
+    Refuses (before writing anything) to replace an existing artifact or manifest unless ``force``.
+    """
     out = Path(out_dir) if out_dir is not None else plan.model_path.parent
     stem = plan.model_path.stem
+    if not force:
+        refuse_overwrite(output_paths(plan.model_path, [e.name for e in plan.exporters], out))
     written = []
     with tempfile.TemporaryDirectory(prefix="edgeseg-export-") as work:
         ctx = replace(plan.ctx, work_dir=Path(work))
         for exporter in plan.exporters:
             if on_step:
                 on_step(f"exporting {exporter.name}")
-            info = exporter.export(plan.prepared, out / exporter.filename(stem), ctx)
+            try:
+                with native_stderr(f"export {exporter.name}"):  # converter/tf2onnx C++ logs: -v only
+                    info = exporter.export(plan.graph, out / exporter.filename(stem), ctx)
+            except ExportError as exc:  # one target that cannot be built does not stop the others
+                status = "skipped" if plan.all_targets else "failed"
+                plan.outcomes.append({"target": exporter.name, "status": status, "reason": str(exc)})
+                log.info("%s %s: %s", status, exporter.name, exc)
+                continue
             written.append((exporter, info))
-    if plan.verification is not None:
+    if plan.verification is not None and written:
         if on_step:
             on_step(f"verifying on {len(plan.verification)} images")
-        reference = prepare_model(plan.model, plan.ctx.input_size, plan.ctx.head, batch_size=None)
-        own = plan.graph_normalisation  # pixels mode: Keras gets the frames normalised as in training
-        parity = verify_artifacts(reference, [(i.path, e) for e, i in written], plan.verification.pairs(),
-                                  plan.ctx.spec, with_labels=plan.verification.has_masks, threads=threads,
-                                  source=plan.verification.source,
-                                  keras_input=(lambda x: normalise(x, own)) if own is not None else None)
+        # pixels mode: the reference gets the frames normalised as in training
+        with native_stderr("verification"):  # grappler's remapper notices of the traced reference: -v only
+            parity = verify_artifacts(plan.reference or plan.graph, [(i.path, e) for e, i in written],
+                                      plan.verification.pairs(), plan.ctx.spec,
+                                      with_labels=plan.verification.has_masks, threads=threads,
+                                      source=plan.verification.source, keras_input=plan.keras_input)
     else:
         parity = [skipped("no verification images (give --verify-data or --calib-data)")] * len(written)
-    source = {"path": str(plan.model_path), "sha256": sha256_file(plan.model_path)}
+    source = {"path": str(plan.model_path), "sha256": source_sha256(plan.model_path), "kind": plan.source.kind,
+              "spec": (plan.graph_normalisation or plan.ctx.spec).to_dict()}  # what the source itself takes
     results = []
     for (exporter, info), par in zip(written, parity):
         d = info.to_dict()
@@ -153,8 +216,11 @@ def _write_sidecar(plan: ConversionPlan, exporter: Exporter, d: dict[str, Any], 
     artifact = {k: d[k] for k in ("format", "precision", "io", "head", "input", "output", "ops", "size_bytes")}
     artifact["sha256"] = sha256_file(d["path"])
     artifact["target"] = exporter.name
+    artifact["channels"] = plan.graph.channels
     m = Manifest(plan.ctx.spec, artifact=artifact, quantization=d["quantization"], parity=d["parity"],
                  source=source)
+    if plan.spec_record:
+        m["spec_source"] = plan.spec_record
     if plan.graph_normalisation is not None:
         own = plan.graph_normalisation
         m["preprocessing"] = {**preprocessing_of(plan.ctx.spec), "normalisation": "in graph",
@@ -174,17 +240,22 @@ def failed(results: list[dict[str, Any]]) -> list[str]:
     return [r["path"] for r in results if r["parity"].get("passed") is False]
 
 
-def convert_model(model_path: str | os.PathLike[str], targets: list[str], out_dir: str | os.PathLike[str] | None
-                  = None, *, calib: Any = None, calib_count: int = 200, calib_method: str = "minmax",
-                  input_size: Any = None, io: str = "float", head: str = "logits", verify_data: Any = None,
+DatasetArg = Union[str, "os.PathLike[str]", FolderDataset, None]
+
+
+def convert_model(model_path: str | os.PathLike[str], targets: str | Sequence[str],
+                  out_dir: str | os.PathLike[str] | None = None, *, calib: DatasetArg = None,
+                  calib_count: int = 200, calib_method: str = "minmax",
+                  input_size: str | tuple[int, int] | None = None, io: str = "float", head: str = "logits",
+                  verify_data: DatasetArg = None,
                   strict: bool = False, trust_model: bool = False, spec: Spec | None = None,
-                  threads: int | None = None, pixels: bool = False) -> list[dict[str, Any]]:
+                  threads: int | None = None, pixels: bool = False, force: bool = False) -> list[dict[str, Any]]:
     """Convert a Keras .h5 to the given targets, verify each artifact and write its sidecar manifest.
 
     Args:
         model_path: The Keras .h5 (sniffed and inspected before loading; Lambda layers refused).
-        targets: Target names from :data:`edgeseg.export.registry.EXPORTERS`: ``fp32``, ``fp16``,
-            ``dynamic``, ``int8``, ``int16x8``, ``onnx``, ``onnx-fp16``, ``onnx-int8``.
+        targets: One target name or a list of them, from :data:`edgeseg.export.registry.EXPORTERS`: ``fp32``,
+            ``fp16``, ``dynamic``, ``int8``, ``int16x8``, ``onnx``, ``onnx-fp16``, ``onnx-int8``.
         out_dir: Output folder (default: beside the model). Files are ``<stem><suffix>``.
         calib: Calibration dataset folder (or FolderDataset); default: the model manifest's dataset.
         calib_count: Calibration frames (spread evenly over the sorted dataset).
@@ -199,15 +270,18 @@ def convert_model(model_path: str | os.PathLike[str], targets: list[str], out_di
         threads: Engine threads during verification.
         pixels: Graphs take raw RGB pixels 0..255 and normalise inside (implied by ``io="uint8"``); the
             sidecar spec then has mean 0, std 1/255 and ``preprocessing`` records the in-graph mean/std.
+        force: Replace existing artifacts/manifests; without it an existing one raises :class:`ExportError`
+            before anything is written.
 
     Returns:
         One dict per artifact: ``target, path, format, precision, size_bytes, input, output, ops,
         quantization, io, head, parity, manifest``.
     """
+    targets = [targets] if isinstance(targets, str) else list(targets)  # "fp32" is one target, not 4 letters
     plan = plan_conversion(model_path, targets, calib=calib, calib_count=calib_count, calib_method=calib_method,
                            input_size=input_size, io=io, head=head, verify_data=verify_data, spec=spec,
                            trust_model=trust_model, pixels=pixels)
-    results = run_plan(plan, out_dir, threads=threads)
+    results = run_plan(plan, out_dir, threads=threads, force=force)
     bad = failed(results)
     if strict and bad:
         raise ExportError(f"parity below expectation for {', '.join(Path(p).name for p in bad)}")

@@ -69,15 +69,15 @@ class GuardReport:
 class Scorer:
     """mIoU of artifacts on fixed labelled frames, with the Keras reference computed once."""
 
-    def __init__(self, keras_model: Any, pairs: Iterator[tuple[np.ndarray, np.ndarray | None]], spec: Any,
-                 threads: int | None = None) -> None:
+    def __init__(self, reference: Any, pairs: Iterator[tuple[np.ndarray, np.ndarray | None]], spec: Any,
+                 threads: int | None = None, keras_input: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.spec, self.threads = spec, threads
         self.frames: list[tuple[np.ndarray, np.ndarray]] = []
         cm = ConfusionMatrix(spec.num_classes, spec.void_index)
         for x, labels in pairs:
             if labels is None:
                 raise UsageError("--max-miou-drop needs validation images with label masks (--val-data)")
-            ref = np.asarray(keras_model(x, training=False))
+            ref = np.asarray(reference(keras_input(x) if keras_input is not None else x))
             cm.update(labels, _labels_of(ref)[0])
             self.frames.append((x, labels))
         self.keras_miou = float(cm.scores().miou)
@@ -270,21 +270,22 @@ def guard_results(plan: Any, results: list[dict[str, Any]], max_drop: float, *, 
         return []
     check_guard([r["target"] for r in todo], plan.verification is not None and plan.verification.has_masks,
                 max_drop)
-    scorer = Scorer(plan.prepared, plan.verification.pairs(), plan.ctx.spec, threads)
+    scorer = Scorer(plan.reference, plan.verification.pairs(), plan.ctx.spec, threads, keras_input=plan.keras_input)
     reports = []
     for r in todo:
         module, _, fn = STRATEGIES[r["target"]].partition(":")
         make = getattr(importlib.import_module(module), fn)
         with tempfile.TemporaryDirectory(prefix="edgeseg-guard-work-") as work:
             ctx = replace(plan.ctx, work_dir=Path(work))
-            candidates = make(plan.prepared, ctx, Path(r["path"]), integer_only=integer_only)
+            candidates = make(plan.graph, ctx, Path(r["path"]), integer_only=integer_only)
             report, info = guard_artifact(r, candidates, scorer, max_drop, integer_only=integer_only,
                                           latency=latency, on_step=on_step)
         parity = None
         if info is not None:
-            (parity,) = verify_artifacts(plan.prepared, [(Path(r["path"]), get_exporter(r["target"]))],
+            (parity,) = verify_artifacts(plan.reference, [(Path(r["path"]), get_exporter(r["target"]))],
                                          plan.verification.pairs(), plan.ctx.spec, with_labels=True,
-                                         threads=threads, source=plan.verification.source)
+                                         threads=threads, source=plan.verification.source,
+                                         keras_input=plan.keras_input)
         update_sidecar(r, report, info, parity)
         reports.append(report)
     return reports

@@ -10,13 +10,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from edgeseg import __version__
-from edgeseg.core.fileio import write_bytes_atomic
 from edgeseg.errors import ExportError
 from edgeseg.export.base import ArtifactInfo, ExportContext
 from edgeseg.export.guard import Candidate, float_sets, worst_slice_sqnr
-from edgeseg.export.tflite_graph import io_details, op_names
-from edgeseg.export.tflite_metadata import SegmenterMetadata, populate
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +67,10 @@ class TFLiteCandidates:
     through the crushing int8 scale.
     """
 
-    def __init__(self, keras_model: Any, ctx: ExportContext, final: Path, *, integer_only: bool = False) -> None:
+    def __init__(self, graph: Any, ctx: ExportContext, final: Path, *, integer_only: bool = False) -> None:
         if ctx.calibration is None:
             raise ExportError("int8 guard needs calibration images (--calib-data)")
-        self.keras_model, self.ctx, self.final, self.integer_only = keras_model, ctx, final, integer_only
+        self.graph, self.ctx, self.final, self.integer_only = graph, ctx, final, integer_only
         self.ranking: list[dict[str, Any]] = []
         self._calibrated: bytes | None = None
 
@@ -85,8 +81,9 @@ class TFLiteCandidates:
     def _rank(self) -> list[list[str]]:
         """Run QuantizationDebugger; return the float-kept op sets of the tensors, worst first."""
         from edgeseg._keras import tf
+        from edgeseg.export.tflite import converter_for
 
-        conv = tf.lite.TFLiteConverter.from_keras_model(self.keras_model)
+        conv = converter_for(self.graph)  # the exporter's frozen concrete function, any model source
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = self._representative
         opts = tf.lite.experimental.QuantizationDebugOptions(
@@ -142,21 +139,15 @@ class TFLiteCandidates:
         """The int16x8 exporter (float I/O, int16 activations, int8 weights)."""
         from edgeseg.export.registry import get_exporter
 
-        return get_exporter("int16x8").export(self.keras_model, path, self.ctx)
-
-    def _meta(self) -> SegmenterMetadata:
-        return SegmenterMetadata.from_spec(self.ctx.spec, name=self.final.stem, input_size=self.ctx.input_size,
-                                           head=self.ctx.head, version=__version__)
+        return get_exporter("int16x8").export(self.graph, path, self.ctx)
 
     def _write(self, model: bytes, path: Path, precision: str, quant: dict[str, Any]) -> ArtifactInfo:
-        model = populate(model, self._meta())
-        write_bytes_atomic(path, model)
-        inp, out = io_details(model)
-        return ArtifactInfo(path=path, format="tflite", precision=precision, size_bytes=len(model), input=inp,
-                            output=out, ops=op_names(model), quantization=quant)
+        from edgeseg.export.tflite import write_tflite
+
+        return write_tflite(model, path, self.ctx, precision, quant)
 
 
-def tflite_candidates(keras_model: Any, ctx: ExportContext, final: Path, *,
+def tflite_candidates(graph: Any, ctx: ExportContext, final: Path, *,
                       integer_only: bool = False) -> TFLiteCandidates:
     """The guard strategy of the ``int8`` target (see :data:`edgeseg.export.guard.STRATEGIES`)."""
-    return TFLiteCandidates(keras_model, ctx, final, integer_only=integer_only)
+    return TFLiteCandidates(graph, ctx, final, integer_only=integer_only)

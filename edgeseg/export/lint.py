@@ -91,15 +91,17 @@ def _layers(model: Any) -> list[Any]:
 
 
 def lint_layers(model: Any) -> list[Finding]:
-    """Layer-level findings with the layer name and a suggested fix (no conversion needed)."""
+    """Layer-level findings with the layer name and a suggested fix (no conversion needed).
+
+    ``model`` is a tf_keras or Keras 3 model (Keras 3 and keras-hub classes count as builtin); ``None`` (a
+    SavedModel has no layers) gives no findings.
+    """
+    if model is None:
+        return []
     from edgeseg.export.safety import known_layer_classes
 
-    known = known_layer_classes()
+    known = known_layer_classes() | _keras3_classes(model)
     found: list[Finding] = []
-    shape = tuple(model.inputs[0].shape)
-    if any(d is None for d in shape[1:3]):
-        found.append(Finding("info", model.inputs[0].name.split(":")[0], f"dynamic input shape {shape}",
-                             "convert fixes it (batch 1, --input-size HxW or the manifest's size)"))
     for layer in _layers(model):
         cls, name = type(layer).__name__, layer.name
         cfg = layer.get_config() if hasattr(layer, "get_config") else {}
@@ -123,6 +125,12 @@ def lint_layers(model: Any) -> list[Finding]:
     return found
 
 
+def _keras3_classes(model: Any) -> set[str]:
+    """Class names of the model's layers that come from Keras 3 or keras-hub (a Keras 3 model)."""
+    return {type(layer).__name__ for layer in _layers(model)
+            if type(layer).__module__.split(".")[0] in ("keras", "keras_hub")}
+
+
 def lint_graph(ops: list[str], fallback: dict[str, int] | None, precision: str) -> list[Finding]:
     """Graph-level findings from a converted .tflite: custom ops, GPU-unsupported ops, XNNPACK fallback."""
     found = [Finding("error", op, f"{op} is not a TFLite builtin ({precision})",
@@ -139,20 +147,28 @@ def lint_graph(ops: list[str], fallback: dict[str, int] | None, precision: str) 
 
 
 def lint_model(model: Any, input_size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """Layer lint plus an fp32 TFLite conversion: ops, non-builtins, GPU gaps, XNNPACK fallback."""
+    """Layer lint plus an fp32 TFLite conversion: ops, non-builtins, GPU gaps, XNNPACK fallback.
+
+    ``model`` is a :class:`~edgeseg.export.sources.ModelSource` (any kind) or a loaded tf_keras model.
+    """
     from edgeseg import runtime
     from edgeseg.core.fileio import write_bytes_atomic
-    from edgeseg.export.head import prepare_model, static_input_size
+    from edgeseg.export.graph import build_graph
+    from edgeseg.export.sources import ModelSource, from_keras
     from edgeseg.export.tflite import converter_for
     from edgeseg.export.tflite_graph import op_counts
 
-    findings = lint_layers(model)
-    size = input_size or static_input_size(model) or (256, 256)
-    prepared = prepare_model(model, size, "logits")
+    source = model if isinstance(model, ModelSource) else from_keras(model)
+    findings = lint_layers(source.model)
+    shape = source.input_shape
+    if shape[0] is None or shape[1] is None:
+        findings.append(Finding("info", "input", f"dynamic input shape {(None, *shape)}",
+                                "convert fixes it (batch 1, --input-size HxW or the manifest's size)"))
+    size = input_size or source.static_size or (256, 256)
     try:
-        buf = converter_for(prepared).convert()
+        buf = converter_for(build_graph(source, size, "logits")).convert()
     except Exception as exc:  # conversion failure is itself the finding
-        findings.append(Finding("error", model.name, f"fp32 TFLite conversion fails: {str(exc).splitlines()[0]}",
+        findings.append(Finding("error", source.name, f"fp32 TFLite conversion fails: {str(exc).splitlines()[0]}",
                                 "run `edgeseg lint -v` and replace the layer named in the converter error"))
         return {"findings": [f.to_dict() for f in findings], "ops": {}, "xnnpack": None}
     counts = op_counts(buf)

@@ -22,15 +22,19 @@ OPSET = 17
 _ELEM = {1: "float32", 10: "float16", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 5: "int16"}
 
 
-def keras_to_onnx(keras_model: Any, input_size: tuple[int, int], head: str = "logits") -> Any:
-    """A deterministic fp32 ``ModelProto`` of a static-shape Keras model; the output is named after the head."""
-    from edgeseg._keras import tf
+def keras_to_onnx(graph: Any, input_size: tuple[int, int] | None = None, head: str | None = None) -> Any:
+    """A deterministic fp32 ``ModelProto`` of an export graph (or prepared tf_keras model); the output is named
+    after the head. tf2onnx converts the graph's ``tf.function`` (``from_function``), whatever Keras wrote it."""
     import tf2onnx
 
+    from edgeseg.export.graph import as_graph
+
+    graph = as_graph(graph, head or "logits")
+    head = head or graph.head
     tf2onnx.utils.INTERNAL_NAME = 1  # tf2onnx numbers inserted nodes from a global counter
-    sig = (tf.TensorSpec((1, *input_size, int(keras_model.inputs[0].shape[-1])), tf.float32, name="image"),)
     try:
-        proto, _ = tf2onnx.convert.from_keras(keras_model, input_signature=sig, opset=OPSET)
+        proto, _ = tf2onnx.convert.from_function(graph.function, input_signature=(graph.input_spec(1),),
+                                                 opset=OPSET)
     except Exception as exc:  # tf2onnx raises assorted types for unsupported ops
         raise ExportError(f"ONNX conversion failed: {' '.join(str(exc).split())[:200]}") from None
     _rename_output(proto, _OUTPUT_NAMES.get(head, "output"))
@@ -120,9 +124,9 @@ class OnnxFloatExporter(Exporter):
     def __init__(self, *, name: str, precision: str, suffix: str, min_agreement: float) -> None:
         self.name, self.precision, self.suffix, self.min_agreement = name, precision, suffix, min_agreement
 
-    def export(self, keras_model: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
+    def export(self, graph: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
         """See :class:`Exporter`."""
-        proto = keras_to_onnx(keras_model, ctx.input_size, ctx.head)
+        proto = keras_to_onnx(graph, ctx.input_size, ctx.head)
         quant: dict[str, Any] = {"weights": "float32", "activations": "float32", "io": "float"}
         if self.precision == "fp16":
             from onnxruntime.transformers.float16 import convert_float_to_float16
@@ -132,20 +136,6 @@ class OnnxFloatExporter(Exporter):
         _metadata(proto, ctx, self.precision)
         _save(proto, out_path)
         return _info(proto, out_path, self.precision, quant)
-
-
-class _Reader:
-    """onnxruntime CalibrationDataReader over the calibration frames (built lazily)."""
-
-    def __init__(self, frames: Iterator[np.ndarray], input_name: str) -> None:
-        self.frames, self.input_name = frames, input_name
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        frame = next(self.frames, None)
-        return None if frame is None else {self.input_name: frame}
-
-    def rewind(self) -> None:  # onnxruntime calls it between calibration passes on some versions
-        return None
 
 
 class OnnxInt8Exporter(Exporter):
@@ -171,44 +161,92 @@ class OnnxInt8Exporter(Exporter):
     needs_calibration = True
     quantized = True
 
-    def export(self, keras_model: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
+    def export(self, graph: Any, out_path: Path, ctx: ExportContext) -> ArtifactInfo:
         """See :class:`Exporter`."""
-        import onnx
-        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-        from onnxruntime.quantization.shape_inference import quant_pre_process
-
         if ctx.calibration is None:
             raise ExportError("onnx-int8 needs calibration images (--calib-data)")
-        from edgeseg.models.deploy import for_onnxruntime_int8
+        pre, rewrites = qdq_input(graph, ctx, Path(ctx.work_dir))
+        q = Path(ctx.work_dir) / "onnx_int8_q.onnx"
+        quantize_qdq(pre, q, ctx)
+        extra = {"graph_rewrites": rewrites} if rewrites else {}
+        return write_qdq(q, out_path, ctx, "int8", extra)
 
-        keras_model, rewrites = for_onnxruntime_int8(keras_model)
-        proto = keras_to_onnx(keras_model, ctx.input_size, ctx.head)
-        work = Path(ctx.work_dir)
-        fp32, pre, q = work / "onnx_int8_fp32.onnx", work / "onnx_int8_pre.onnx", work / "onnx_int8_q.onnx"
-        fp32.write_bytes(proto.SerializeToString())
-        try:
-            quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-        except Exception as exc:  # pre-processing is an optimisation; quantise the plain graph instead
-            log.warning("onnx quant_pre_process failed (%s); quantising without it", exc)
-            pre = fp32
-        method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-                  "percentile": CalibrationMethod.Percentile}[ctx.calib_method]
-        reader = _Reader(ctx.calibration(), proto.graph.input[0].name)
-        try:
-            quantize_static(str(pre), str(q), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=method, extra_options={"CalibTensorRangeSymmetric": False})
-        except Exception as exc:
-            raise ExportError(f"ONNX int8 quantisation failed: {' '.join(str(exc).split())[:200]}") from None
-        out = onnx.load(str(q))
-        out.producer_name, out.producer_version, out.doc_string = "edgeseg", __version__, ""
-        _metadata(out, ctx, self.precision)
-        _save(out, out_path)
-        quant = {"weights": "int8 per-channel", "activations": "uint8", "io": "float", "format": "QDQ",
-                 "calibration_images": ctx.calib_count, "calibration_method": ctx.calib_method}
-        if rewrites:
-            quant["graph_rewrites"] = rewrites
-        return _info(out, out_path, self.precision, quant)
+
+def qdq_input(graph: Any, ctx: ExportContext, work: Path) -> tuple[Path, list[str]]:
+    """The fp32 ONNX graph the static quantiser reads: ORT layout rewrites (zoo models), tf2onnx, then
+    ``quant_pre_process``; returns its path and the rewrite notes. Shared by the exporter and the guard."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from edgeseg.export.graph import as_graph
+
+    graph, rewrites = as_graph(graph, ctx.head).for_onnxruntime_int8()
+    proto = keras_to_onnx(graph, ctx.input_size, ctx.head)
+    fp32, pre = work / "onnx_int8_fp32.onnx", work / "onnx_int8_pre.onnx"
+    fp32.write_bytes(proto.SerializeToString())
+    try:
+        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+    except Exception as exc:  # pre-processing is an optimisation; quantise the plain graph instead
+        log.warning("onnx quant_pre_process failed (%s); quantising without it", exc)
+        pre = fp32
+    return pre, rewrites
+
+
+class _Frames:
+    """onnxruntime CalibrationDataReader over the calibration frames (re-readable: ``rewind``, iteration)."""
+
+    def __init__(self, ctx: ExportContext, input_name: str) -> None:
+        self.ctx, self.input_name = ctx, input_name
+        self.frames = ctx.calibration()  # type: ignore[misc]
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        frame = next(self.frames, None)
+        return None if frame is None else {self.input_name: frame}
+
+    def rewind(self) -> None:  # onnxruntime calls it between calibration passes on some versions
+        self.frames = self.ctx.calibration()  # type: ignore[misc]
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:  # qdq_loss_debug iterates the reader
+        while (item := self.get_next()) is not None:
+            yield item
+
+
+def calibration_reader(ctx: ExportContext, model: Path) -> _Frames:
+    """A calibration data reader feeding ``model``'s input."""
+    import onnx
+
+    return _Frames(ctx, onnx.load(str(model)).graph.input[0].name)
+
+
+def quantize_qdq(pre: Path, out: Path, ctx: ExportContext, exclude: list[str] | None = None,
+                 activation: str = "int8") -> None:
+    """Static QDQ quantisation of ``pre`` into ``out``: per-channel int8 weights, uint8 activations (U8S8;
+    ``activation="int16"``: QInt16 with contrib ops), ``exclude``: nodes left in float."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+              "percentile": CalibrationMethod.Percentile}[ctx.calib_method]
+    act = {"int8": QuantType.QUInt8, "int16": QuantType.QInt16}[activation]
+    extra = {"CalibTensorRangeSymmetric": False, **({"UseQDQContribOps": True} if activation == "int16" else {})}
+    try:
+        quantize_static(str(pre), str(out), calibration_reader(ctx, pre), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=act, weight_type=QuantType.QInt8, calibrate_method=method,
+                        nodes_to_exclude=list(exclude or []), extra_options=extra)
+    except Exception as exc:
+        raise ExportError(f"ONNX int8 quantisation failed: {' '.join(str(exc).split())[:200]}") from None
+
+
+def write_qdq(q: Path, out_path: Path, ctx: ExportContext, precision: str, extra: dict[str, Any]) -> ArtifactInfo:
+    """Stamp a quantised model (producer, metadata), write it atomically and describe it."""
+    import onnx
+
+    out = onnx.load(str(q))
+    out.producer_name, out.producer_version, out.doc_string = "edgeseg", __version__, ""
+    _metadata(out, ctx, precision)
+    _save(out, out_path)
+    quant = {"weights": "int8 per-channel", "activations": "uint8" if precision == "int8" else "int16",
+             "io": "float", "format": "QDQ", "calibration_images": ctx.calib_count,
+             "calibration_method": ctx.calib_method, **extra}
+    return _info(out, out_path, precision, quant)
 
 
 #: The ONNX targets, by ``convert`` target name.

@@ -47,6 +47,18 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return config
 
 
+def h5_keras_version(path: str | os.PathLike[str]) -> str | None:
+    """The ``keras_version`` attribute of a Keras .h5 (``2.x``: tf_keras, ``3.x``: Keras 3), ``None`` if absent."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            raw = fh.attrs.get("keras_version")
+    except (OSError, ValueError, KeyError):
+        return None
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (None if raw is None else str(raw))
+
+
 def iter_layer_configs(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every layer config in a model config, nested models and wrapped layers included (depth first).
 

@@ -52,22 +52,28 @@ def _labels_of(y: np.ndarray) -> np.ndarray:
 
 
 class _Reference:
-    """The Keras model as one traced ``tf.function`` called on ``batch`` frames at a time."""
+    """The model as one traced ``tf.function`` called on ``batch`` frames at a time."""
 
-    def __init__(self, keras_model: Any) -> None:
+    def __init__(self, graph: Any) -> None:
+        from edgeseg.export.graph import ExportGraph
+
+        if isinstance(graph, ExportGraph):
+            self.batch, self._fn = graph.reference_batch, graph.function
+            return
         from edgeseg._keras import tf
 
-        fixed = keras_model.inputs[0].shape[0]
+        fixed = graph.inputs[0].shape[0]
         self.batch = 1 if fixed == 1 else REF_BATCH
-        self._fn = tf.function(lambda x: keras_model(x, training=False), reduce_retracing=True)
+        self._fn = tf.function(lambda x: graph(x, training=False), reduce_retracing=True)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._fn(x))
 
 
-def keras_reference(keras_model: Any) -> _Reference:
-    """Batched, traced Keras inference (the parity reference)."""
-    return _Reference(keras_model)
+def keras_reference(graph: Any) -> _Reference:
+    """Batched, traced inference of the source model (the parity reference): an
+    :class:`~edgeseg.export.graph.ExportGraph` or a prepared tf_keras model."""
+    return _Reference(graph)
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
@@ -88,8 +94,9 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
     """Run Keras and every artifact on the same frames; one parity dict per artifact.
 
     Args:
-        keras_model: The prepared (head-applied) Keras model the artifacts came from; with a free batch
-            dimension (``prepare_model(..., batch_size=None)``) it runs :data:`REF_BATCH` frames a call.
+        keras_model: The reference: the :class:`~edgeseg.export.graph.ExportGraph` the artifacts came from
+            (without pixels-mode normalisation), or a prepared tf_keras model; with a free batch dimension it
+            runs :data:`REF_BATCH` frames a call.
         artifacts: ``(path, exporter)`` pairs; the exporter gives the expectation (``min_agreement``).
         frames: ``(preprocessed (1,H,W,3) frame, label map or None)`` pairs.
         spec: Classes and void index for mIoU.

@@ -30,7 +30,8 @@ ALIASES: dict[str, str] = {
     "compiledmodel": "litert-compiled", "ort": "onnxruntime", "onnx": "onnxruntime", "tf": "keras",
 }
 #: The backend used for a format when none is named.
-DEFAULT_BACKEND: dict[str, str] = {"tflite": "litert", "onnx": "onnxruntime", "h5": "keras"}
+DEFAULT_BACKEND: dict[str, str] = {"tflite": "litert", "onnx": "onnxruntime", "h5": "keras", "keras": "keras",
+                                   "savedmodel": "keras"}
 
 __all__ = ["Backend", "TensorInfo", "BACKENDS", "load", "backend_class", "backends_for", "available_backends",
            "canonical_name", "default_threads"]

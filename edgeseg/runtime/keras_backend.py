@@ -20,11 +20,18 @@ log = logging.getLogger(__name__)
 
 
 class KerasBackend(Backend):
-    """A tf_keras ``.h5`` model called inside a ``tf.function`` (graph mode, no ``predict``
-    overhead), TensorFlow's intra/inter-op pools limited to ``threads``."""
+    """A Keras model (tf_keras or Keras 3 ``.h5``, ``.keras``, keras-hub) or a SavedModel's serving signature,
+    called inside a ``tf.function`` (graph mode, no ``predict`` overhead), TensorFlow's intra/inter-op pools
+    limited to ``threads``.
+
+    The model is opened by :func:`edgeseg.export.sources.open_source`, the loader ``convert`` uses: the same
+    checks before anything from the file runs (Lambda layers and classes from outside keras/keras_hub/edgeseg
+    are refused). That import is this backend's one exception to "runtime never imports export": the Keras
+    baseline *is* the export side's source model, and a second loader would be a second set of safety rules.
+    """
 
     name = "keras"
-    formats = ("h5",)
+    formats = ("h5", "keras", "savedmodel")
     OPTIONS: dict[str, str] = {}
 
     def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
@@ -32,20 +39,23 @@ class KerasBackend(Backend):
         from edgeseg import _keras
 
         _keras.set_threads(threads)
-        tf, keras = _keras.tf, _keras.keras
+        tf = _keras.tf
+        from edgeseg.export.sources import open_source
+
         try:
-            self._model = keras.models.load_model(str(self.path), compile=False)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+            source = open_source(self.path)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Keras/TensorFlow raise many types for damaged files
             msg = " ".join(str(exc).split())[:300]
             raise ModelError(f"{self.path}: Keras cannot load the model ({msg})") from None
-        shape = tuple(-1 if d is None else int(d) for d in self._model.inputs[0].shape)
-        out = tuple(-1 if d is None else int(d) for d in self._model.outputs[0].shape)
-        self._input_info = TensorInfo(self._model.inputs[0].name, shape, "float32")
-        out_dtype = np.dtype(self._model.outputs[0].dtype.name if hasattr(self._model.outputs[0].dtype, "name")
-                             else str(self._model.outputs[0].dtype)).name
-        self._output_info = TensorInfo(self._model.outputs[0].name, out, out_dtype)
-        sig = tf.TensorSpec((None,) + shape[1:], tf.float32)
-        self._fn = tf.function(lambda x: self._model(x, training=False), input_signature=[sig])
+        h, w, c = source.input_shape
+        shape = (-1, -1 if h is None else int(h), -1 if w is None else int(w), int(c))
+        self._input_info = TensorInfo("image", shape, "float32")
+        self._output_info = TensorInfo("output", (-1, shape[1], shape[2], source.num_classes), "float32")
+        sig = tf.TensorSpec((None, h, w, c), tf.float32)
+        self._fn = tf.function(source.call, input_signature=[sig])
+        self._model = source
         self._tf = tf
         self._y: Any = None
 

@@ -40,3 +40,16 @@ def converted(tiny_h5, samples_dir, tmp_path_factory):
     results = convert_model(tiny_h5, list_targets(), out, calib=samples_dir, calib_count=CALIB_COUNT,
                             input_size="64x64", verify_data=samples_dir)
     return {r["target"]: r for r in results}
+
+
+@pytest.fixture(scope="session")
+def byom(tmp_path_factory, samples_dir):
+    """Bring-your-own-model files, built once with random weights (no download): ``{name: {form: path}}`` for
+    the keras.io pets U-Net (``keras``, ``savedmodel``, ``h5``), keras-hub DeepLabV3 and SegFormer (``keras``,
+    ``savedmodel``), plus ``data``: a 4-frame 64x64 dataset with 3-class masks."""
+    from byom_models import BUILDERS, save_all, tiny_dataset
+
+    root = tmp_path_factory.mktemp("byom")
+    files: dict = {name: save_all(name, root) for name in BUILDERS}
+    files["data"] = tiny_dataset(samples_dir, root / "data")
+    return files

@@ -1,0 +1,104 @@
+"""Bring your own model: Keras 3 .keras / .h5, SavedModel and keras-hub segmenters through convert --all and bench."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgeseg.cli.main import main
+from edgeseg.core.manifest import Manifest
+from edgeseg.export.registry import list_targets
+
+CALIB = "3"
+#: The target suffix of each artifact (``<stem><suffix>``).
+SUFFIX = {"fp32": "_fp32.tflite", "fp16": "_fp16.tflite", "dynamic": "_dynamic_int8.tflite", "int8": "_int8.tflite",
+          "int16x8": "_int16x8.tflite", "onnx": ".onnx", "onnx-fp16": "_fp16.onnx", "onnx-int8": "_int8.onnx"}
+
+
+def _convert(model: Path, out: Path, data: Path, *flags: str) -> tuple[int, dict]:
+    js = out / "result.json"
+    out.mkdir(parents=True, exist_ok=True)
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["convert", str(model), *flags, "--calib-data", str(data), "--calib-count", CALIB,
+                   "--verify-data", str(data), "--out", str(out), "--json", "--no-lint"])
+    js.write_text(buf.getvalue())
+    return rc, (json.loads(buf.getvalue()) if buf.getvalue().strip() else {})
+
+
+def test_keras3_and_tf_keras_live_side_by_side():
+    from edgeseg import _keras, _keras3
+
+    assert _keras3.keras.__version__.split(".")[0] == "3"
+    assert type(_keras.keras.layers.Dense(1)).__module__.startswith("tf_keras")
+    assert type(_keras3.keras.layers.Dense(1)).__module__.startswith("keras")
+
+
+@pytest.mark.parametrize("name", ["unet", "deeplab", "segformer"])
+def test_convert_all_from_keras3(byom, name, tmp_path, capsys):
+    rc, res = _convert(byom[name]["keras"], tmp_path, byom["data"], "--all", "--classes", "3")
+    assert rc == 0, capsys.readouterr().err[-2000:]
+    written = {r["target"]: r for r in res["artifacts"]}
+    skipped = {o["target"] for o in res["not_written"]}
+    assert set(written) | skipped == set(list_targets()) and not [o for o in res["not_written"]
+                                                                   if o["status"] != "skipped"]
+    assert {"fp32", "int8", "onnx", "onnx-int8"} <= set(written)
+    for target, r in written.items():
+        path = Path(r["path"])
+        assert path.name == f"{name}{SUFFIX[target]}" and path.is_file()
+        m = Manifest.load(r["manifest"])
+        assert m.spec.num_classes == 3 and m.get("source")["kind"] == "Keras 3 .keras"
+        assert m.get("artifact")["channels"] == 3 and m.get("spec_source")["classes"] == "--classes"
+        assert r["parity"]["images"] == 4 and "miou_keras" in r["parity"]
+    assert written["fp32"]["parity"]["passed"] and written["onnx"]["parity"]["passed"]
+    assert written["int8"]["parity"]["agreement_pct"] > 80
+    if name == "unet":  # a Rescaling layer first: the model takes raw pixels, so uint8 I/O is exact
+        assert Manifest.load(written["int8"]["manifest"]).get("spec_source")["normalization"].startswith("raw")
+        assert "raw pixels" in capsys.readouterr().err
+
+
+def test_saved_forms_give_the_same_int8_parity(byom, tmp_path):
+    results = {}
+    for form in ("keras", "h5", "savedmodel"):
+        rc, res = _convert(byom["unet"][form], tmp_path / form, byom["data"], "--int8", "--onnx", "--classes", "3")
+        assert rc == 0
+        results[form] = {r["target"]: r for r in res["artifacts"]}
+    kinds = {form: Manifest.load(r["int8"]["manifest"]).get("source")["kind"] for form, r in results.items()}
+    assert kinds == {"keras": "Keras 3 .keras", "h5": "Keras 3 .h5", "savedmodel": "SavedModel"}
+    ref = results["keras"]["int8"]["parity"]
+    for form in ("h5", "savedmodel"):
+        par = results[form]["int8"]["parity"]
+        assert par["agreement_pct"] == pytest.approx(ref["agreement_pct"], abs=0.05)
+        assert par["miou_artifact"] == pytest.approx(ref["miou_artifact"], abs=1e-3)
+        assert results[form]["onnx"]["parity"]["passed"]
+
+
+@pytest.mark.parametrize("name", ["deeplab", "segformer"])
+def test_hub_savedmodel_converts(byom, name, tmp_path):
+    rc, res = _convert(byom[name]["savedmodel"], tmp_path, byom["data"], "--fp32", "--int8", "--classes", "a,b,c")
+    assert rc == 0
+    by = {r["target"]: r for r in res["artifacts"]}
+    assert by["fp32"]["parity"]["passed"] and Manifest.load(by["int8"]["manifest"]).spec.class_names == ("a", "b", "c")
+
+
+def test_bench_measures_artifacts_beside_the_keras3_source(byom, tmp_path):
+    out = tmp_path / "conv"
+    rc, res = _convert(byom["unet"]["keras"], out, byom["data"], "--int8", "--onnx", "--classes", "3")
+    assert rc == 0
+    arts = [str(byom["unet"]["keras"])] + [r["path"] for r in res["artifacts"]]
+    report = tmp_path / "bench.json"
+    rc = main(["bench", *arts, "--data", str(byom["data"]), "--runs", "3", "--min-time", "0", "--warmup-time", "0",
+               "--no-isolate", "--json", str(report)])
+    assert rc == 0
+    rows = {r["runtime"]: r for r in json.loads(report.read_text())["results"]}
+    assert set(rows) == {"keras", "litert", "onnxruntime"}
+    assert rows["keras"]["latency_ms"]["p50"] > 0
+    # the Keras source has no manifest: bench takes the spec convert recorded, so its mIoU is the parity reference's
+    keras_miou = res["artifacts"][0]["parity"]["miou_keras"]
+    assert rows["keras"]["miou"] == pytest.approx(keras_miou, abs=1e-4)
+    assert rows["onnxruntime"]["miou"] == pytest.approx(res["artifacts"][1]["parity"]["miou_artifact"], abs=1e-4)
