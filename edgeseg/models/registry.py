@@ -19,6 +19,7 @@ ARCHITECTURE_MODULES: tuple[str, ...] = (
     "pspnet",
     "fcn8s",
     "segnet",
+    "rtseg",
 )
 
 Builder = Callable[..., Any]

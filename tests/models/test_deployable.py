@@ -22,10 +22,11 @@ SMALL = {
     "pspnet": {"base_width": 8, "blocks": (1, 1, 1, 1)},
     "fcn8s": {"base_width": 8, "fc_filters": 16},
     "segnet": {"base_width": 8},
+    "rtseg": {"width": 0.5, "blocks": (1, 1, 1)},
 }
 #: Architectures whose int8 graph XNNPACK must take completely (ENet: ReLU + bilinear unpooling; with
 #: PReLU or nearest unpooling XNNPACK leaves PRELU / RESIZE_NEAREST_NEIGHBOR to the builtin kernels).
-FULLY_DELEGATED_INT8 = {"unet", "enet", "linknet"}
+FULLY_DELEGATED_INT8 = {"unet", "enet", "linknet", "rtseg"}
 
 
 def _options(name: str) -> dict:

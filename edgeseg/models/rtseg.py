@@ -1,0 +1,100 @@
+"""RTSeg: a real-time segmenter shaped for XNNPACK's int8 kernels (dense 3x3 convs, adds, bilinear resizes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeseg.errors import SpecError
+from edgeseg.models.blocks import L, activation, check_range, conv_bn_act
+from edgeseg.models.registry import register
+
+# Channels of the 1/2, 1/4, 1/8, 1/16 and 1/32 feature maps at width 1.0.
+_CHANNELS = (32, 32, 64, 128, 256)
+
+
+def _channels(width: float) -> tuple[int, ...]:
+    """The stage widths scaled by ``width``, rounded to multiples of 16 (at least 16)."""
+    return tuple(max(16, int(round(c * width / 16.0)) * 16) for c in _CHANNELS)
+
+
+def _resize_to(x: Any, like: Any, name: str) -> Any:
+    """Bilinear resize of ``x`` to the spatial size of ``like``: ``UpSampling2D`` when the factor is
+    an exact integer, else ``Resizing`` (a 23x30 -> 45x60 step at 360x480, where 'same' strided
+    convs round up)."""
+    (h, w), (th, tw) = (int(d) for d in x.shape[1:3]), (int(d) for d in like.shape[1:3])
+    if th % h == 0 and tw % w == 0 and th // h == tw // w:
+        return L.UpSampling2D(th // h, interpolation="bilinear", name=name)(x)
+    return L.Resizing(th, tw, interpolation="bilinear", name=name)(x)
+
+
+def _block(x: Any, filters: int, name: str, act: str, *, strides: int = 1) -> Any:
+    """Basic residual block: two dense 3x3 conv+BN, identity (or strided 1x1 projection) added, act.
+
+    The add's activation fuses into the ADD op; both convs carry their activation fused.
+    """
+    shortcut = x
+    if strides != 1 or int(x.shape[-1]) != filters:
+        shortcut = conv_bn_act(x, filters, 1, f"{name}_proj", strides=strides, act=None)
+    y = conv_bn_act(x, filters, 3, f"{name}_a", strides=strides, act=act)
+    y = conv_bn_act(y, filters, 3, f"{name}_b", act=None)
+    return activation(L.Add(name=f"{name}_add")([shortcut, y]), act, f"{name}_out")
+
+
+def _fuse(deep: Any, skip: Any, name: str, act: str) -> Any:
+    """Decoder step: 1x1 conv+BN of the deeper map to the skip's width (at the low resolution,
+    where it is cheap), bilinear resize to the skip's size, add, act, then a 3x3 conv+BN+act."""
+    filters = int(skip.shape[-1])
+    y = conv_bn_act(deep, filters, 1, f"{name}_lateral", act=None)
+    y = _resize_to(y, skip, f"{name}_up")
+    y = activation(L.Add(name=f"{name}_add")([skip, y]), act, f"{name}_add")
+    return conv_bn_act(y, filters, 3, f"{name}_refine", act=act)
+
+
+@register(
+    name="rtseg",
+    description="RTSeg: int8-first encoder-decoder, dense 3x3 residual stages to 1/32, add-fusion "
+                "decoder to 1/4, bilinear x4 head",
+    paper="edgeseg (no paper); shaped after the real-time segmenters BiSeNetV2 (Yu 2021), STDC (Fan 2021), "
+          "Fast-SCNN (Poudel 2019), DDRNet-slim (Hong 2021) and LR-ASPP (Howard 2019): a strided dense-conv "
+          "stem, residual stages at 1/8-1/32, lateral 1x1 + bilinear upsampling + add fusion (SwiftNet/LinkNet style), classifier at 1/4",
+    deviations="not a published network: dense 3x3 convs instead of depthwise-separable ones (XNNPACK's int8 "
+               "dense convs run ~4x its fp32 rate, depthwise ones are memory-bound), adds instead of "
+               "concatenations, no global pooling branch (int8 AVERAGE_POOL_2D over a whole map is not "
+               "delegated), ReLU fused into every conv and add; 'same' strided convs round 1/16 and 1/32 "
+               "up (45x60 -> 23x30 -> 12x15 at 360x480) and the decoder resizes back to the skip's exact "
+               "size, so any multiple of 8 is accepted; no auxiliary booster heads (the training loop "
+               "takes one output).",
+    options={"width": 1.0, "blocks": (2, 2, 2), "activation": "relu"},
+    choices={"activation": ("relu", "relu6")},
+    stride=8,
+)
+def build_rtseg(inputs: Any, num_classes: int, *, width: float, blocks: tuple[int, ...], activation: str) -> Any:
+    """RTSeg logits.
+
+    Args:
+        inputs: The ``(H, W, 3)`` input tensor, ``H`` and ``W`` multiples of 8.
+        num_classes: Output channels.
+        width: Multiplier of the 32/32/64/128/256 stage widths (rounded to multiples of 16).
+        blocks: Residual blocks at 1/8, 1/16 and 1/32 (the first of each stride 2).
+        activation: ``relu`` or ``relu6`` (both fuse into the convs and adds).
+    """
+    check_range("rtseg", "width", width, 0.25, 4.0)
+    if len(blocks) != 3:
+        raise SpecError(f"rtseg: option blocks must give 3 counts (1/8, 1/16, 1/32), got {list(blocks)}")
+    act = activation
+    c1, c2, c3, c4, c5 = _channels(width)
+    x = conv_bn_act(inputs, c1, 3, "stem1", strides=2, act=act)        # 1/2
+    s4 = conv_bn_act(x, c2, 3, "stem2", strides=2, act=act)            # 1/4
+    feats = []
+    x = s4
+    for stage, (filters, n) in enumerate(zip((c3, c4, c5), blocks), start=3):  # 1/8, 1/16, 1/32
+        for i in range(n):
+            x = _block(x, filters, f"s{stage}_{i}", act, strides=2 if i == 0 else 1)
+        feats.append(x)
+    s8, s16, s32 = feats
+    y = _fuse(s32, s16, "dec16", act)
+    y = _fuse(y, s8, "dec8", act)
+    y = _fuse(y, s4, "dec4", act)
+    y = L.Conv2D(num_classes, 1, name="classifier")(y)
+    factor = int(inputs.shape[1]) // int(y.shape[1])
+    return L.UpSampling2D(factor, interpolation="bilinear", name="head_up")(y)
