@@ -58,7 +58,7 @@ def litert_tool(model: Path, threads: int, runs: int, out: Path) -> float:
 def edgeseg_bench(model: Path, backend: str, threads: int, runs: int, out: Path) -> dict:
     """The result JSON of `edgeseg bench`."""
     _run([sys.executable, "-m", "edgeseg", "bench", str(model), "--backend", backend, "--threads", str(threads),
-          "--runs", str(runs), "--min-time", "1", "--json", str(out)])
+          "--runs", str(runs), "--min-time", "1", "--json-out", str(out)])
     return json.loads(out.read_text())
 
 

@@ -125,7 +125,7 @@ def bench(artifact: Path, backend: str, args: argparse.Namespace, out: Path, log
     """One `edgeseg bench` measurement (its own process); the result JSON."""
     run([*EDGESEG, "bench", str(artifact), "--backend", backend, "--threads", str(args.threads),
          "--runs", str(args.runs), "--min-time", str(args.min_time), "--image", str(args.image),
-         *extra, "--json", str(out)], log=log)
+         *extra, "--json-out", str(out)], log=log)
     return json.loads(out.read_text())
 
 
@@ -143,7 +143,7 @@ def enet_figures(args: argparse.Namespace, work: Path, log: list[str]) -> dict[s
         source = "untrained enet activation=relu (random weights)"
     conv = work / "enet"
     cmd = [*EDGESEG, "convert", str(h5), "--fp32", "--int8", "--onnx", "--onnx-int8",
-           "--calib-data", "samples/camvid", "--verify-data", "samples/camvid", "--out", str(conv), "--json"]
+           "--calib-data", "samples/camvid", "--verify-data", "samples/camvid", "--out", str(conv), "--json", "--force"]
     if "untrained" in source:
         cmd += ["--input-size", "x".join(map(str, args.enet_size))]
     t0 = time.perf_counter()
@@ -194,7 +194,7 @@ def unet_figures(args: argparse.Namespace, work: Path, log: list[str]) -> dict[s
     models_json = run(models_cmd, log=log)
     conv = work / "unet"
     run([*EDGESEG, "convert", str(h5), "--fp32", "--input-size", f"{h}x{w}", "--verify-data", "samples/camvid",
-         "--out", str(conv), "--json"], log=log)
+         "--out", str(conv), "--json", "--force"], log=log)
     tfl = conv / f"{h5.stem}_fp32.tflite"
     loads = []
     p50s = []

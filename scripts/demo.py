@@ -36,10 +36,10 @@ def main() -> int:
     stem = MODEL.stem
     edgeseg("data", "inspect", SAMPLES)
     edgeseg("convert", MODEL, "--fp32", "--int8", "--calib-data", SAMPLES, "--verify-data", SAMPLES,
-            "--out", OUT, "--no-lint")
+            "--out", OUT, "--no-lint", "--force")
     fp32, int8 = OUT / f"{stem}_fp32.tflite", OUT / f"{stem}_int8.tflite"
     edgeseg("bench", MODEL, fp32, int8, "--threads", "2", "--data", SAMPLES, "--out", OUT / "report",
-            "--json", OUT / "report" / "bench.json")
+            "--json-out", OUT / "report" / "bench.json")
     edgeseg("predict", int8, *sorted((SAMPLES / "images").iterdir())[:3], "--out", OUT / "overlays")
     print(f"\ndemo done in {time.perf_counter() - start:.0f} s")
     print(f"  artifacts: {OUT.relative_to(REPO)}/{stem}_fp32.tflite, {stem}_int8.tflite (+ .json manifests)")

@@ -1,6 +1,8 @@
 """Benchmarks of artifacts: latency (benchmark_model's method), accuracy, memory; imports no TensorFlow."""
 
+from edgeseg.bench.api import bench
 from edgeseg.bench.latency import LatencyConfig, LatencyResult, measure_invoke, summarize
-from edgeseg.bench.runner import BenchJob, run_isolated, run_job
+from edgeseg.bench.runner import BenchJob, DatasetRef, run_isolated, run_job
 
-__all__ = ["BenchJob", "LatencyConfig", "LatencyResult", "measure_invoke", "run_isolated", "run_job", "summarize"]
+__all__ = ["BenchJob", "DatasetRef", "LatencyConfig", "LatencyResult", "bench", "measure_invoke", "run_isolated",
+           "run_job", "summarize"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -27,9 +28,36 @@ log = logging.getLogger(__name__)
 SAMPLE_FRAMES = Path(__file__).resolve().parents[2] / "samples" / "camvid" / "images"
 
 
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset for accuracy: ``folder`` (``images/`` + ``masks/``, or the SegNet layout with ``split``), or
+    two explicit folders ``images`` + ``masks`` (the same references as ``--data``/``--split``/``--images``)."""
+
+    folder: str | None = None
+    split: str | None = None
+    images: str | None = None
+    masks: str | None = None
+
+    @classmethod
+    def of(cls, value: "DatasetRef | str | os.PathLike[str] | dict[str, Any] | None") -> "DatasetRef | None":
+        """A folder path, a DatasetRef, or its dict form (as it crosses a process boundary) -> DatasetRef."""
+        if value is None or isinstance(value, DatasetRef):
+            return value
+        if isinstance(value, dict):
+            folder = value.get("folder", value.get("ref"))  # "ref": the name before DatasetRef
+            return cls(*(None if v is None else str(v) for v in (folder, value.get("split"), value.get("images"),
+                                                                  value.get("masks"))))
+        return cls(folder=os.fspath(value))
+
+
 @dataclass
 class BenchJob:
-    """Everything one measurement needs; JSON-serialisable so it can cross a process boundary."""
+    """Everything one measurement needs; JSON-serialisable so it can cross a process boundary.
+
+    ``dataset`` (a folder path or a :class:`DatasetRef`) adds accuracy over it; ``threads`` ``None`` means
+    :func:`edgeseg.runtime.default_threads`. Run it with :func:`run_job` (this process) or
+    :func:`run_isolated` (a fresh one), or use :func:`bench` for one call.
+    """
 
     artifact: str
     backend: str | None = None
@@ -37,12 +65,16 @@ class BenchJob:
     options: dict[str, Any] = field(default_factory=dict)
     latency: dict[str, Any] = field(default_factory=dict)  # LatencyConfig fields
     image: str | None = None  # the fixed real input; default: first dataset frame, else a sample frame
-    dataset: dict[str, Any] | None = None  # {"ref", "split", "images", "masks"}
+    dataset: DatasetRef | str | os.PathLike[str] | None = None
     fallback_spec: dict[str, Any] | None = None  # used when the artifact has no manifest
     profile: bool = False
     overlays_dir: str | None = None
     overlays: int = 0
     show_progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        self.artifact = os.fspath(self.artifact)
+        self.dataset = DatasetRef.of(self.dataset)
 
 
 def _spec_of(backend: Any, job: BenchJob) -> tuple[Spec, str]:
@@ -58,8 +90,8 @@ def _spec_of(backend: Any, job: BenchJob) -> tuple[Spec, str]:
 def _dataset(job: BenchJob, spec: Spec) -> Any:
     from edgeseg.core.dataset import resolve_dataset
 
-    d = job.dataset or {}
-    return resolve_dataset(d.get("ref"), spec, split=d.get("split"), images=d.get("images"), masks=d.get("masks"))
+    d = DatasetRef.of(job.dataset) or DatasetRef()
+    return resolve_dataset(d.folder, spec, split=d.split, images=d.images, masks=d.masks)
 
 
 def _input_image(job: BenchJob, dataset: Any) -> tuple[np.ndarray | None, str]:

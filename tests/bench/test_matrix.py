@@ -19,7 +19,12 @@ def test_matrix_end_to_end(tiny: dict[str, Path], samples_dir: Path, tmp_path: P
     out = tmp_path / "matrix"
     rc = main(["bench", str(tiny["h5"]), "--matrix", "--data", str(samples_dir), "--calib-data", str(samples_dir),
                "--targets", "fp32,int8,onnx", "--threads", "1", *FAST, "--out", str(out)])
-    assert rc == 0, capsys.readouterr()
+    cap = capsys.readouterr()
+    assert rc == 0, cap
+    # progress per step on stderr: each conversion, then each measurement
+    for line in ("convert 1/3: tiny.h5 -> fp32", "convert 3/3: tiny.h5 -> onnx", "bench 1/6: tiny.h5 [keras, 1 threads]",
+                 "bench 6/6: "):
+        assert line in cap.err, cap.err
     data = json.loads((out / "matrix.json").read_text())
     rows = {(r["format"], r["precision"], r["runtime"]): r for r in data["rows"]}
     assert set(rows) == {("h5", "fp32", "keras"), ("tflite", "fp32", "litert"), ("tflite", "fp32", "litert-compiled"),
@@ -53,3 +58,29 @@ def test_matrix_unknown_target_is_one_line(tiny: dict[str, Path], samples_dir: P
                "--out", str(tmp_path / "m")])
     err = capsys.readouterr().err
     assert rc == 2 and "warp9" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_matrix_ctrl_c_keeps_measured_rows(tiny: dict[str, Path], samples_dir: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    """Ctrl-C during the second measurement: the first row is written to matrix.*, the rest named as left."""
+    from edgeseg.bench import runner
+
+    calls = []
+
+    def first_then_ctrl_c(job, timeout=None):
+        calls.append(job)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return runner.run_job(job)
+
+    monkeypatch.setattr(runner, "run_isolated", first_then_ctrl_c)
+    out = tmp_path / "m"
+    rc = main(["bench", str(tiny["h5"]), "--matrix", "--data", str(samples_dir), "--targets", "fp32",
+               "--threads", "1", *FAST, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 130 and len(calls) == 2
+    data = json.loads((out / "matrix.json").read_text())
+    assert data["interrupted"] is True and [r["runtime"] for r in data["rows"]] == ["keras"]
+    assert data["left"] == ["tiny_fp32.tflite [litert, 1 threads]", "tiny_fp32.tflite [litert-compiled, 1 threads]"]
+    assert "interrupted: 1 row(s) measured and written; left: tiny_fp32.tflite [litert, 1 threads]" in err
+    assert (out / "matrix.md").is_file() and (out / "artifacts" / "tiny_fp32.tflite.json").is_file()
