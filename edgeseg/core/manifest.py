@@ -13,6 +13,8 @@ from edgeseg.core.spec import Spec
 from edgeseg.errors import SpecError
 
 MANIFEST_VERSION = 1
+#: Keys of the ``dataset`` section that hold folder paths.
+DATASET_PATH_KEYS = ("path", "images", "masks")
 
 
 def sidecar_path(artifact: str | os.PathLike[str]) -> Path:
@@ -32,6 +34,8 @@ class Manifest:
     def __init__(self, spec: Spec, **sections: Any) -> None:
         self.spec = spec
         self.sections: dict[str, Any] = dict(sections)
+        #: The file it was loaded from or saved to (``None`` for a manifest only in memory).
+        self.path: Path | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.sections[key]
@@ -56,8 +60,14 @@ class Manifest:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write atomically; returns the path."""
-        write_text_atomic(path, self.to_json())
+        """Write atomically; returns the path. Dataset folders are recorded absolute too (``path_abs``, ...),
+        and relative ones relative to the manifest's own folder, so the manifest works from any working folder
+        (:func:`anchor_dataset_paths`)."""
+        d = self.to_dict()
+        if isinstance(d.get("dataset"), dict):
+            d["dataset"] = anchor_dataset_paths(d["dataset"], Path(path).parent)
+        write_text_atomic(path, json.dumps(d, indent=2, sort_keys=True) + "\n")
+        self.path = Path(path)
         return Path(path)
 
     @classmethod
@@ -82,17 +92,52 @@ class Manifest:
         except (OSError, UnicodeDecodeError) as exc:
             raise SpecError(f"{p}: cannot read manifest ({exc})") from None
         try:
-            return cls.from_dict(json.loads(text))
+            m = cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:
             raise SpecError(f"{p}: manifest is not valid JSON ({exc.msg} at line {exc.lineno})") from None
         except SpecError as exc:
             raise SpecError(f"{p}: {exc}") from None
+        m.path = p
+        if isinstance(m.get("dataset"), dict):
+            m["dataset"] = resolve_dataset_paths(m["dataset"], p.parent)
+        return m
 
     @classmethod
     def for_artifact(cls, artifact: str | os.PathLike[str]) -> "Manifest | None":
         """The sidecar manifest of an artifact, or ``None`` if there is none."""
         p = sidecar_path(artifact)
         return cls.load(p) if p.exists() else None
+
+
+def anchor_dataset_paths(section: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The ``dataset`` section as saved in ``folder``: every folder path also absolute (``<key>_abs``), and a
+    relative one rewritten relative to ``folder`` (it was relative to the working folder, as typed)."""
+    out = dict(section)
+    for key in DATASET_PATH_KEYS:
+        if out.get(key):
+            absolute = os.path.abspath(out[key])
+            if not os.path.isabs(out[key]):
+                try:
+                    out[key] = os.path.relpath(absolute, os.path.abspath(folder))
+                except ValueError:  # another drive (Windows)
+                    out[key] = absolute
+            out[f"{key}_abs"] = absolute
+    return out
+
+
+def resolve_dataset_paths(section: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The ``dataset`` section of a manifest read from ``folder``, with absolute folder paths: the path
+    relative to ``folder`` if it exists, else the recorded absolute one, else (manifests written before
+    paths were anchored) relative to the working folder; ``<key>_abs`` entries are dropped."""
+    out = {k: v for k, v in section.items() if not (k.endswith("_abs") and k[:-4] in DATASET_PATH_KEYS)}
+    for key in DATASET_PATH_KEYS:
+        value = section.get(key)
+        if not value:
+            continue
+        candidates = [folder / value, section.get(f"{key}_abs"), value]
+        found = next((c for c in candidates if c and Path(c).is_dir()), None)
+        out[key] = os.path.abspath(found if found is not None else folder / value)
+    return out
 
 
 def preprocessing_of(spec: Spec) -> dict[str, Any]:
