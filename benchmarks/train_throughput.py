@@ -1,8 +1,14 @@
-"""Training throughput: edgeseg's Trainer vs a plain ``model.compile(); model.fit()`` of the same model.
+"""Training throughput: edgeseg's Trainer in fp32 and bf16 beside a plain ``model.compile(); model.fit()``.
 
 Usage:
-    .venv/bin/python benchmarks/train_throughput.py [--model enet] [--size 360x480] [--batch 8]
-        [--data ../shared/camvid] [--frames 48] [--warmup 5] [--steps 15] [--rounds 2] [--no-floor] [--out FILE.json]
+    .venv/bin/python benchmarks/train_throughput.py [--models enet,unet,linknet] [--precisions fp32,bf16]
+        [--size HxW] [--batch N] [--data ../shared/camvid] [--frames 48] [--warmup 5] [--steps 15] [--rounds 2]
+        [--floor] [--out FILE.json]
+
+Each model trains at the crop size and batch its shipped recipe uses (ENet 240x320 batch 8, U-Net base 16
+256x320 batch 8, LinkNet base 32 256x320 batch 8) unless ``--size``/``--batch`` say otherwise. Per model the
+arms are the edgeseg Trainer in each of ``--precisions`` (``TrainConfig.precision``: the same loop, a
+bf16 copy of the model) and plain ``fit`` in fp32.
 
 Both arms train the same architecture (built twice from the same seed) on the same decoded frames
 in the same process; measurements alternate (edgeseg, fit, edgeseg, fit, ...) because the machine
@@ -48,7 +54,7 @@ def _fit_arm(args, spec, frames, size):
     from edgeseg.data.pipeline import PipelineConfig, eval_inputs
 
     keras.utils.set_random_seed(0)
-    model = models.build(args.model, spec.num_classes, size)
+    model = models.build(args.model, spec.num_classes, size, **args.options)
     model.compile(keras.optimizers.Adam(1e-3),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=spec.void_index))
     cfg = PipelineConfig(input_size=size, output_stride=1)
@@ -64,8 +70,8 @@ def _fit_arm(args, spec, frames, size):
     return run
 
 
-def _edgeseg_arm(args, spec, frames, size):
-    """The Trainer exactly as ``edgeseg train`` builds it (defaults), without files."""
+def _edgeseg_arm(args, spec, frames, size, precision="fp32"):
+    """The Trainer exactly as ``edgeseg train`` builds it (defaults), without files, in ``precision``."""
     from edgeseg import models
     from edgeseg._keras import keras
     from edgeseg.data.pipeline import PipelineConfig
@@ -75,8 +81,8 @@ def _edgeseg_arm(args, spec, frames, size):
     pipe = PipelineConfig(input_size=size, output_stride=models.input_multiple(args.model))
     total = (args.warmup + args.steps) * args.rounds
     epochs = -(-total // (len(frames) // args.batch)) + 1
-    trainer = Trainer(lambda: models.build(args.model, spec.num_classes, size), spec, pipe,
-                      TrainConfig(epochs=epochs, batch_size=args.batch), frames)
+    trainer = Trainer(lambda: models.build(args.model, spec.num_classes, size, **args.options), spec, pipe,
+                      TrainConfig(epochs=epochs, batch_size=args.batch, precision=precision), frames)
     it = trainer.batches()
 
     def run(steps: int) -> None:
@@ -98,7 +104,7 @@ def _floor_arm(args, spec, size):
     from edgeseg._keras import keras, tf
 
     keras.utils.set_random_seed(0)
-    model = models.build(args.model, spec.num_classes, size)
+    model = models.build(args.model, spec.num_classes, size, **args.options)
     opt = keras.optimizers.Adam(1e-3)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(args.batch, *size, 3)).astype(np.float32))
@@ -127,11 +133,45 @@ def _measure(run, args) -> float:
     return args.steps * args.batch / (time.perf_counter() - t)
 
 
+#: Per model: builder options, training crop and batch of the shipped recipe (models/camvid-*/manifest.json).
+RECIPES = {"enet": ({"activation": "relu"}, "240x320", 8), "unet": ({"base_width": 16}, "256x320", 8),
+           "linknet": ({"base_width": 32}, "256x320", 8)}
+
+
+def _one_model(args, name: str, spec, frames) -> dict:
+    from edgeseg.core.spec import parse_size
+
+    options, size_text, batch = RECIPES.get(name, ({}, "240x320", 8))
+    margs = argparse.Namespace(**{**vars(args), "model": name, "options": options, "batch": args.batch or batch})
+    size = parse_size(args.size or size_text)
+    arms = {f"edgeseg-{p}": _edgeseg_arm(margs, spec, frames, size, p) for p in args.precisions}
+    if args.fit:
+        arms["fit-fp32"] = _fit_arm(margs, spec, frames, size)
+    if args.floor:
+        arms["floor-fp32"] = _floor_arm(margs, spec, size)
+    runs: dict[str, list[float]] = {k: [] for k in arms}
+    for r in range(args.rounds):  # alternate arms: the machine's load drifts
+        for arm, run in arms.items():
+            runs[arm].append(_measure(run, margs))
+            print(f"{name} round {r + 1}: {arm} {runs[arm][-1]:.2f} images/s", file=sys.stderr, flush=True)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    out = {"model": name, "options": options, "input_size": list(size), "batch": margs.batch,
+           "images_per_s": {k: round(v, 3) for k, v in med.items()},
+           "measurements": {k: [round(x, 3) for x in v] for k, v in runs.items()}}
+    base = med.get("edgeseg-fp32")
+    if base:
+        out["gain_over_fp32"] = {k: round(v / base, 3) for k, v in med.items() if k.startswith("edgeseg-")}
+    if "fit-fp32" in med:
+        out["ratio_edgeseg_fp32_over_fit"] = round(med["edgeseg-fp32"] / med["fit-fp32"], 3) if base else None
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="enet")
-    p.add_argument("--size", default="360x480")
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--models", default="enet,unet,linknet")
+    p.add_argument("--precisions", default="fp32,bf16", help="edgeseg arms (fp32, bf16, fp16)")
+    p.add_argument("--size", default=None, help="HxW for every model (default: each recipe's crop)")
+    p.add_argument("--batch", type=int, default=None, help="batch for every model (default: each recipe's)")
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "camvid",
                    help="SegNet-layout dataset (train split) or images/+masks/ (default ../shared/camvid, "
                         "else samples/camvid)")
@@ -139,42 +179,30 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--no-floor", dest="floor", action="store_false",
-                   help="skip the compute-floor arm (fwd + bwd + Adam on a constant batch, no pipeline)")
+    p.add_argument("--no-fit", dest="fit", action="store_false", help="skip the plain model.fit arm")
+    p.add_argument("--floor", action="store_true",
+                   help="add the compute-floor arm (fwd + bwd + Adam on a constant batch, no pipeline)")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default: print only)")
     args = p.parse_args()
+    args.precisions = [x.strip() for x in args.precisions.split(",") if x.strip()]
     if not args.data.is_dir():
         args.data = REPO / "samples" / "camvid"
-    sys.path.insert(0, str(REPO))
     from edgeseg.bench.system import machine_info, versions
     from edgeseg.core.presets import CAMVID
-    from edgeseg.core.spec import parse_size
+    from edgeseg.train.precision import cpu_flags
 
-    size = parse_size(args.size)
     frames = _frames(args.data, CAMVID, args.frames)
-    arms = {"edgeseg": _edgeseg_arm(args, CAMVID, frames, size), "fit": _fit_arm(args, CAMVID, frames, size)}
-    if args.floor:
-        arms["floor"] = _floor_arm(args, CAMVID, size)
-    runs: dict[str, list[float]] = {k: [] for k in arms}
-    for r in range(args.rounds):
-        for name, run in arms.items():
-            runs[name].append(_measure(run, args))
-            print(f"round {r + 1}: {name} {runs[name][-1]:.2f} images/s", file=sys.stderr, flush=True)
-    med = {k: statistics.median(v) for k, v in runs.items()}
+    results = [_one_model(args, name.strip(), CAMVID, frames) for name in args.models.split(",") if name.strip()]
     ver = versions()
     ver["tf_keras"] = _dist_version("tf_keras")
     result = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "model": args.model, "input_size": list(size), "batch": args.batch, "frames": len(frames),
-        "data": str(args.data), "warmup_steps": args.warmup, "timed_steps": args.steps, "rounds": args.rounds,
-        "images_per_s": {k: round(v, 3) for k, v in med.items()},
-        "ratio_edgeseg_over_fit": round(med["edgeseg"] / med["fit"], 3),
-        "ratio_floor_over_fit": round(med["floor"] / med["fit"], 3) if "floor" in med else None,
-        "measurements": {k: [round(x, 3) for x in v] for k, v in runs.items()},
+        "frames": len(frames), "data": str(args.data), "warmup_steps": args.warmup, "timed_steps": args.steps,
+        "rounds": args.rounds, "models": results,
+        "bf16_cpu_flags": sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile"}),
         "machine": machine_info(), "versions": ver, "load_average": _loadavg(),
     }
     print(_markdown(result))
-    print(json.dumps(result, indent=2))
     if args.out:
         from edgeseg.core.fileio import write_text_atomic
 
@@ -199,16 +227,19 @@ def _loadavg() -> list[float] | None:
 
 
 def _markdown(r: dict) -> str:
-    m = r["machine"]
-    lines = [f"| arm | median images/s | runs |", "|---|---|---|"]
-    for k, v in r["images_per_s"].items():
-        lines.append(f"| {k} | {v:.2f} | {', '.join(f'{x:.2f}' for x in r['measurements'][k])} |")
-    lines.append(f"\n{r['model']} {r['input_size'][0]}x{r['input_size'][1]}, batch {r['batch']}: "
-                 f"edgeseg / fit = {r['ratio_edgeseg_over_fit']:.2f}x"
-                 + (f", compute floor / fit = {r['ratio_floor_over_fit']:.2f}x (the most any loop could gain)"
-                    if r.get("ratio_floor_over_fit") else "")
-                 + f" on {m['cpu']} ({m['usable_cores']} cores, "
-                 f"load {r['load_average']}), TF {r['versions']['tensorflow']}; `{r['command']}`")
+    arms = sorted({a for m in r["models"] for a in m["images_per_s"]})
+    lines = ["| model | input, batch | " + " | ".join(f"{a} img/s" for a in arms) + " | bf16 / fp32 |",
+             "|---|---|" + "---|" * len(arms) + "---|"]
+    for m in r["models"]:
+        cells = [f"{m['images_per_s'][a]:.2f} ({', '.join(f'{x:.2f}' for x in m['measurements'][a])})"
+                 if a in m["images_per_s"] else "-" for a in arms]
+        gain = m.get("gain_over_fp32", {}).get("edgeseg-bf16")
+        lines.append(f"| {m['model']} | {m['input_size'][0]}x{m['input_size'][1]}, {m['batch']} | "
+                     + " | ".join(cells) + f" | {f'{gain:.2f}x' if gain else '-'} |")
+    mach = r["machine"]
+    lines.append(f"\nmedian (rounds) images/s on {mach['cpu']} ({mach['usable_cores']} cores, bf16 flags "
+                 f"{', '.join(r['bf16_cpu_flags']) or 'none'}, load {r['load_average']}), "
+                 f"TF {r['versions']['tensorflow']}; `{r['command']}`")
     return "\n".join(lines)
 
 
