@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgeseg.bench.device import device_label, runtime_label, software_note
 from edgeseg.core.fileio import write_text_atomic
 from edgeseg.core.table import format_table
 
-COLUMNS = ["format", "precision", "runtime", "threads", "size MB", "mIoU %", "dmIoU vs Keras (pts)", "p50 ms",
+COLUMNS = ["format", "precision", "runtime", "device", "threads", "size MB", "mIoU %", "dmIoU vs Keras (pts)", "p50 ms",
            "p90 ms",
            "FPS", "peak RSS MB", "% ops delegated", "artifact"]
 
@@ -33,7 +34,8 @@ def matrix_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         share = r.get("delegated_share")
         lat = r["latency_ms"]
         rows.append({
-            "format": r["format"], "precision": r["precision"], "runtime": r["runtime"], "threads": r["threads"],
+            "format": r["format"], "precision": r["precision"], "runtime": runtime_label(r),
+            "device": device_label(r), "threads": r["threads"],
             "size MB": round(r["size_bytes"] / 1e6, 3), "mIoU %": None if miou is None else round(miou, 2),
             "dmIoU vs Keras (pts)": None if miou is None or base is None else round(miou - base, 2) + 0.0,
             "p50 ms": round(lat["p50"], 3), "p90 ms": round(lat["p90"], 3),
@@ -81,6 +83,9 @@ def write_matrix(results: list[dict[str, Any]], failures: list[dict[str, Any]], 
     m, v = machine_info(), versions()
     md = [f"# edgeseg matrix\n", f"Machine: {m['cpu']}, {m['cores']} cores; litert {v['litert']}, "
           f"onnxruntime {v['onnxruntime']}, edgeseg {v['edgeseg']}.\n", table(rows, markdown=True), ""]
+    notes = sorted({f"- {runtime_label(r)}: {software_note(r)}" for r in results if software_note(r)})
+    if notes:
+        md += ["Software devices (their rows are left out of the latency plot):", "", *notes, ""]
     if failures:
         md += ["## Failures", ""] + [f"- {f['artifact']} [{f['runtime']}, threads={f['threads']}]: {f['error']}"
                                      for f in failures] + [""]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeseg.bench.device import is_software
 from edgeseg.bench.matrix import pareto_front
 from edgeseg.core.fileio import atomic_path
 
@@ -40,7 +41,9 @@ def write_plots(results: list[dict[str, Any]], rows: list[dict[str, Any]], out_d
         if plt is None:
             log.warning("matplotlib is not installed: no plots")
         return {}
-    files = {"pareto": _pareto(plt, scored, out_dir / "latency_vs_miou.png")}
+    # a software GPU device's latency is CPU emulation, not GPU speed: never on the latency axis
+    timed = [(r, row) for r, row in scored if not is_software(r)]
+    files = {"pareto": _pareto(plt, timed or scored, out_dir / "latency_vs_miou.png", len(scored) - len(timed))}
     delta = _per_class_delta(plt, results, out_dir / "per_class_iou_delta.png")
     if delta:
         files["per_class_delta"] = delta
@@ -49,10 +52,11 @@ def write_plots(results: list[dict[str, Any]], rows: list[dict[str, Any]], out_d
 
 
 def _label(row: dict[str, Any]) -> str:
-    return f"{row['format']}/{row['precision']}/{row['runtime']}/t{row['threads'] or '-'}"
+    return f"{row['format']}/{row['precision']}/{row['runtime']}/t{row['threads'] or '-'}" + \
+        (f" [{row['device']}]" if row.get("device") else "")
 
 
-def _pareto(plt: Any, scored: list[tuple[dict, dict]], path: Path) -> Path:
+def _pareto(plt: Any, scored: list[tuple[dict, dict]], path: Path, left_out: int = 0) -> Path:
     pts = [(row["p50 ms"], row["mIoU %"]) for _, row in scored]
     front = pareto_front(pts)
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -62,7 +66,7 @@ def _pareto(plt: Any, scored: list[tuple[dict, dict]], path: Path) -> Path:
     ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "r--o", label="Pareto front")
     ax.set_xlabel("p50 latency (ms)")
     ax.set_ylabel("mIoU (%)")
-    ax.set_title("latency vs mIoU")
+    ax.set_title("latency vs mIoU" + (f" ({left_out} software-device rows left out)" if left_out else ""))
     ax.legend()
     ax.grid(alpha=0.3)
     _save(fig, path)

@@ -171,7 +171,12 @@ def run_job(job: BenchJob) -> dict[str, Any]:
         "input": {"source": source, "shape": [1, *size, 3], "dtype": be.input.dtype,
                   "quantization": [be.input.scale, be.input.zero_point] if be.input.quantized else None},
         **lat.to_dict(), "peak_rss_mb": rss, "delegated_ops": delegated, "delegated_share": share,
+        "device": be.device(),
     }
+    if out["device"] and out["device"].get("software"):
+        from edgeseg.bench.device import software_note
+
+        out["latency_note"] = software_note(out)
     if job.profile:
         out["profile"] = be.profile(raw)
     if dataset is not None:

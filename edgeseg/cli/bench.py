@@ -185,6 +185,7 @@ def run_bench(args: argparse.Namespace) -> int:
     quiet_stdout = json_to_stdout(args)
     if not quiet_stdout:
         print(format_results(results))
+        _print_device_notes(results)
         per_class = format_per_class(results)
         if per_class:
             print("\nper class (IoU, precision, recall in %; precision far below recall = over-predicted):")
@@ -242,6 +243,10 @@ def measure(jobs: list[Any], isolate: bool | None) -> tuple[list[dict[str, Any]]
     from edgeseg.bench.runner import run_isolated, run_job
 
     isolated = isolate if isolate is not None else len(jobs) > 1
+    if not isolated:
+        from edgeseg.bench.device import check_one_process
+
+        check_one_process(jobs)
     results, failures = [], []
     for job in jobs:
         try:
@@ -275,11 +280,23 @@ def write_json(report: dict[str, Any], target: Path) -> None:
         write_text_atomic(target, text)
 
 
+def _print_device_notes(results: list[dict[str, Any]]) -> None:
+    """One ``note:`` per software-device result: its latency is not GPU speed."""
+    from edgeseg.bench.device import runtime_cell, software_note
+
+    for r in results:
+        note = software_note(r)
+        if note:
+            print(f"note: {Path(r['artifact']).name} [{runtime_cell(r)}]: {note}")
+
+
 def result_row(r: dict[str, Any]) -> list[Any]:
     """One table row of a bench result."""
     lat = r["latency_ms"]
     share = r.get("delegated_share")
-    return [Path(r["artifact"]).name, r["precision"], r["runtime"], r["threads"],
+    from edgeseg.bench.device import runtime_cell
+
+    return [Path(r["artifact"]).name, r["precision"], runtime_cell(r), r["threads"],
             round(r["size_bytes"] / 1e6, 3), _r(lat["init"]), _r(lat["first"]), _r(lat["min"]), _r(lat["p50"]),
             _r(lat["p90"]), _r(lat["p99"]), f"{lat['mean']:.3g} ± {lat['std']:.2g}", _r(r["fps"], 1),
             _r(r["peak_rss_mb"], 1), None if share is None else round(100 * share, 1),

@@ -74,6 +74,7 @@ def _convert(model: Path, out: Path, args: argparse.Namespace, targets: list[str
 
 def run_matrix(args: argparse.Namespace) -> int:
     """Handler of ``bench --matrix``."""
+    from edgeseg.bench.device import gpu_jobs
     from edgeseg.cli.bench import build_jobs
     from edgeseg.core.fileio import sniff_model_format
 
@@ -94,6 +95,7 @@ def run_matrix(args: argparse.Namespace) -> int:
         args.artifacts = [model, *artifacts]
         args.backend = args.backend or "all"
         jobs = build_jobs(args)
+        jobs += gpu_jobs(jobs)  # the GPU accelerator too, when this machine has a Vulkan device
         left = [_job_name(j) for j in jobs]
         _measure(jobs, args.out, step, results, failures, left)
     except KeyboardInterrupt:
@@ -102,23 +104,27 @@ def run_matrix(args: argparse.Namespace) -> int:
 
 
 def _job_name(job: Any) -> str:
-    return f"{Path(job.artifact).name} [{job.backend}, {job.threads} threads]"
+    from edgeseg.bench.device import job_runtime
+
+    return f"{Path(job.artifact).name} [{job_runtime(job)}, {job.threads} threads]"
 
 
 def _measure(jobs: list[Any], out: Path, step: Callable[[str], None], results: list[dict[str, Any]],
              failures: list[dict[str, Any]], left: list[str]) -> None:
     """Each job in a fresh process, announced; results and failures are appended as they come."""
+    from edgeseg.bench.device import job_runtime
     from edgeseg.bench.runner import run_isolated
 
     for i, job in enumerate(jobs, 1):
-        job.overlays_dir = str(out / "overlays" / f"{Path(job.artifact).name}.{job.backend}.t{job.threads}")
+        job.overlays_dir = str(out / "overlays" / f"{Path(job.artifact).name}.{job_runtime(job).replace('/', '-')}"
+                                                  f".t{job.threads}")
         job.overlays = 3
         job.show_progress = None
         step(f"bench {i}/{len(jobs)}: {_job_name(job)}")
         try:
             results.append(run_isolated(job))
         except EdgesegError as exc:
-            failures.append({"artifact": job.artifact, "runtime": job.backend, "threads": job.threads,
+            failures.append({"artifact": job.artifact, "runtime": job_runtime(job), "threads": job.threads,
                              "error": " ".join(str(exc).split())})
         left.remove(_job_name(job))
 

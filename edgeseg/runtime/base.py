@@ -164,6 +164,10 @@ class Backend(abc.ABC):
         """Share of ops taken by the accelerator/delegate (``{"delegated", "total", "fallback"}``), if known."""
         return None
 
+    def device(self) -> dict[str, Any] | None:
+        """The accelerator that ran the model (``name, vendor, software, ...``); ``None`` for the host CPU."""
+        return None
+
     def close(self) -> None:
         """Release the engine."""
 

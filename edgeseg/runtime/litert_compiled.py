@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgeseg.core.native_log import native_stderr
 from edgeseg.errors import RuntimeBackendError, UsageError
 from edgeseg.runtime.base import Backend, TensorInfo
 from edgeseg.runtime.litert_backend import _first_line, litert_version
@@ -53,11 +55,16 @@ class LiteRTCompiledBackend(Backend):
             accel |= HardwareAccelerator.CPU
         opts = Options(hardware_accelerators=accel, cpu_options=CpuOptions(num_threads=threads or 0))
         self.dispatch = options.get("dispatch")
+        if self.accelerator == "gpu" and "tensorflow" in sys.modules:
+            raise RuntimeBackendError(f"{self.path}: --accelerator gpu: {_WITH_TF}")
         env = _environment(self.dispatch, self.accelerator)
-        try:
-            self._cm = CompiledModel.from_file(str(self.path), options=opts, **({"environment": env} if env else {}))
-        except (RuntimeError, ValueError) as exc:
-            raise RuntimeBackendError(_compile_error(self.path, self.accelerator, exc)) from None
+        with native_stderr("LiteRT") as native:
+            try:
+                self._cm = CompiledModel.from_file(str(self.path), options=opts,
+                                                   **({"environment": env} if env else {}))
+            except (RuntimeError, ValueError) as exc:
+                raise RuntimeBackendError(_compile_error(self.path, self.accelerator, exc)) from None
+        self._compile_log = native.text
         sigs = self._cm.get_signature_list()
         self._sig = next(iter(sigs)) if sigs else "serving_default"
         ins = self._cm.get_input_tensor_details(self._sig)
@@ -100,13 +107,29 @@ class LiteRTCompiledBackend(Backend):
         return d
 
     def delegated_ops(self) -> dict[str, Any] | None:
-        """The CompiledModel API only says whether every op runs on the accelerator; it does not name the
-        ops that fell back (``fallback`` is then ``None``: ``edgeseg lint`` lists the ops the GPU delegate
-        does not take)."""
+        """Placement of the compiled graph. On the GPU it is counted from the delegate's partition log
+        (:mod:`edgeseg.runtime.gpu_log`): ``delegated`` ops on the GPU, ``cpu`` on the fallback, the ops the
+        delegate refused with its reason (``unsupported``). ``fully_accelerated`` is what LiteRT's
+        ``is_fully_accelerated()`` says, which is True on the GPU even with ops on the CPU fallback. On the
+        CPU/NPU only that flag is known (``fallback`` ``None`` unless it says all)."""
         full = bool(self._cm.is_fully_accelerated())
         total = self.summary.operators
+        if self.accelerator == "gpu":
+            from edgeseg.runtime.gpu_log import placement
+
+            return {"delegate": "GPU", **placement(self._compile_log, total), "fully_accelerated": full,
+                    "fallback": None, "source": "LiteRT GPU delegate partition log"}
         return {"delegate": self.accelerator.upper(), "delegated": total if full else None, "total": total,
                 "fully_accelerated": full, "fallback": {} if full else None}
+
+    def device(self) -> dict[str, Any] | None:
+        """The adapter that ran the model (GPU: name, vendor, driver, ``software``); ``None`` on the CPU."""
+        if self.accelerator == "gpu":
+            return _gpu_device(self._compile_log)
+        if self.accelerator == "npu":
+            return {"name": Path(str(self.dispatch)).name, "vendor": None, "software": None,
+                    "source": "NPU dispatch library"}
+        return None
 
     def close(self) -> None:
         self._in_buf = self._out_buf = []
@@ -120,10 +143,38 @@ _NEEDS = {"gpu": "no usable GPU here: LiteRT's GPU accelerator (WebGPU/Vulkan, O
                  "its device"}
 
 
+#: Creating a GPU CompiledModel after ``import tensorflow`` segfaults (Mesa's LLVM-based Vulkan driver beside
+#: TensorFlow's); the other order works.
+_WITH_TF = ("TensorFlow is loaded in this process and LiteRT's GPU accelerator crashes beside it: run the GPU in "
+            "a process without TensorFlow (edgeseg bench does, unless --no-isolate mixes it with keras)")
+
+
 def _compile_error(path: Path, accelerator: str, exc: BaseException) -> str:
     if accelerator == "cpu":
         return f"{path}: LiteRT CompiledModel cannot compile the model: {_first_line(exc)}"
-    return f"{path}: --accelerator {accelerator}: {_NEEDS[accelerator]} ({_first_line(exc)[:160]})"
+    msg = f"{path}: --accelerator {accelerator}: {_NEEDS[accelerator]}"
+    if accelerator == "gpu":
+        from edgeseg.runtime import vulkan
+
+        msg += f"; Vulkan: {vulkan.summary()}"
+    return f"{msg} ({_first_line(exc)[:160]})"
+
+
+def _gpu_device(log_text: str) -> dict[str, Any]:
+    """The adapter LiteRT logged (first GPU compile of a process) joined with the Vulkan probe's record of it."""
+    from edgeseg.runtime import vulkan
+    from edgeseg.runtime.gpu_log import adapter
+
+    devs = list(vulkan.devices())
+    logged = adapter(log_text)
+    if logged is not None:
+        probed = next((d for d in devs if d["name"] == logged["name"]), {})
+        return {**probed, **logged, "software": bool(logged["software"] or probed.get("software")),
+                "source": "LiteRT log" + (" + Vulkan probe" if probed else "")}
+    if len(devs) == 1:
+        return {**devs[0], "source": "Vulkan probe (the only Vulkan device)"}
+    return {"name": None, "vendor": None, "software": None, "candidates": devs,
+            "source": "not logged by LiteRT; Vulkan devices listed"}
 
 
 def _environment(dispatch: str | None, accelerator: str) -> Any:
