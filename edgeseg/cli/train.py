@@ -47,7 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=None, help="epochs (default 100; 3 with --qat)")
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--steps-per-epoch", type=int, default=None, help="cap on steps per epoch")
-    t.add_argument("--loss", default="ce", help="ce, focal, dice, tversky, focal_tversky, log_cosh_dice, combo")
+    t.add_argument("--loss", default="ce",
+                   help="ce, focal, dice, tversky, focal_tversky, log_cosh_dice, combo (= ce+dice), sens_spec, "
+                        "exp_log, boundary, hausdorff_dt, or a weighted sum such as ce+dice+0.1*boundary "
+                        "(default: ce)")
     t.add_argument("--class-weights", default="none", metavar="MODE",
                    help="none, median, enet, spec or w1,w2,... (ce, focal, combo). Weights raise rare-class "
                         "recall at the cost of their precision and of mIoU (docs/train.md)")

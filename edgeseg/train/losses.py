@@ -3,7 +3,8 @@
 Signature of every loss: ``loss(labels uint8/int [B,H,W], logits float [B,H,W,C]) -> scalar``.
 Region losses (Dice, Tversky, ...) are computed over the whole batch per class, then averaged
 over the classes present in the batch's labels or predictions (absent classes would score a
-vacuous 1 and dilute the gradient).
+vacuous 1 and dilute the gradient). Boundary losses live in :mod:`edgeseg.train.boundary`.
+Terms combine as a weighted sum: ``ce+dice`` (= ``combo``), ``ce+dice+0.1*boundary``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from edgeseg._keras import tf
 from edgeseg.errors import UsageError
 
 Loss = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
-LOSSES = ("ce", "focal", "dice", "tversky", "focal_tversky", "log_cosh_dice", "combo")
+LOSSES = ("ce", "focal", "dice", "tversky", "focal_tversky", "log_cosh_dice", "combo", "sens_spec", "exp_log",
+          "boundary", "hausdorff_dt")
+#: Losses that take per-class weights.
+WEIGHTED = ("ce", "focal", "combo", "exp_log")
 SMOOTH = 1.0
 
 
@@ -128,18 +132,84 @@ def combo(ignore: int, class_weights: Sequence[float] | None = None, dice_weight
     return loss
 
 
+def sensitivity_specificity(ignore: int, w: float = 0.05) -> Loss:
+    """Sensitivity-specificity loss (Brosch et al. 2015), per class then averaged over present classes:
+    ``w sum((g - p)^2 g) / sum(g) + (1 - w) sum((g - p)^2 (1 - g)) / sum(1 - g)`` over valid pixels.
+    ``w`` weighs the (squared) sensitivity error; the specificity term dominates by default."""
+
+    def loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        y, valid, z = _prepare(labels, logits, ignore)
+        p = tf.nn.softmax(z)
+        g = tf.one_hot(y, tf.shape(z)[-1], dtype=tf.float32)
+        sq = tf.square(g - p) * valid[:, None]
+        sens = tf.math.divide_no_nan(tf.reduce_sum(sq * g, 0), tf.reduce_sum(g * valid[:, None], 0))
+        spec = tf.math.divide_no_nan(tf.reduce_sum(sq * (1 - g), 0), tf.reduce_sum((1 - g) * valid[:, None], 0))
+        hard = tf.one_hot(tf.argmax(z, axis=-1), tf.shape(z)[-1], dtype=tf.float32) * valid[:, None]
+        present = tf.cast(tf.reduce_sum(g * valid[:, None] + hard, axis=0) > 0, tf.float32)
+        return _mean_present(w * sens + (1.0 - w) * spec, present)
+
+    return loss
+
+
+def exp_log(ignore: int, class_weights: Sequence[float] | None = None, gamma: float = 0.3,
+            w_dice: float = 0.8, w_ce: float = 0.2) -> Loss:
+    """Exponential logarithmic loss (Wong et al. 2018): ``w_dice mean_c (-ln Dice_c)^gamma +
+    w_ce mean_x w_y (-ln p_y)^gamma`` (``Dice_c`` the soft Dice of :func:`dice`, over present classes;
+    ``w_y`` the class weights, 1 without them, normalised like :func:`cross_entropy`)."""
+
+    def loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        tp, fp, fn, present = _region_stats(labels, logits, ignore)
+        dice_c = tversky_index(tp, fp, fn, 0.5, 0.5)
+        l_dice = _mean_present(tf.pow(-tf.math.log(dice_c), gamma), present)
+        y, valid, z = _prepare(labels, logits, ignore)
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=z)
+        wt = _class_weights(y, class_weights) * valid
+        l_ce = tf.math.divide_no_nan(tf.reduce_sum(wt * tf.pow(ce + 1e-12, gamma)), tf.reduce_sum(wt))
+        return w_dice * l_dice + w_ce * l_ce
+
+    return loss
+
+
+def _term(key: str, ignore: int, class_weights: Sequence[float] | None) -> Loss:
+    from edgeseg.train import boundary as b
+
+    if key in ("ce", "focal", "combo", "exp_log"):
+        return {"ce": cross_entropy, "focal": lambda i, class_weights=None: focal(i, class_weights=class_weights),
+                "combo": combo, "exp_log": exp_log}[key](ignore, class_weights=class_weights)
+    return {"dice": dice, "tversky": tversky, "focal_tversky": focal_tversky, "log_cosh_dice": log_cosh_dice,
+            "sens_spec": sensitivity_specificity, "boundary": b.boundary, "hausdorff_dt": b.hausdorff_dt}[key](ignore)
+
+
+def parse_loss(name: str) -> list[tuple[float, str]]:
+    """``"ce+dice+0.1*boundary"`` -> ``[(1.0, "ce"), (1.0, "dice"), (0.1, "boundary")]``."""
+    terms = []
+    for raw in name.lower().replace("-", "_").replace(" ", "").split("+"):
+        weight, star, key = raw.rpartition("*")
+        if not star:
+            weight, key = "1", raw
+        try:
+            w = float(weight)
+        except ValueError:
+            raise UsageError(f"loss term {raw!r}: the weight before '*' must be a number") from None
+        if key not in LOSSES:
+            raise UsageError(f"unknown loss {key!r} (choose from {', '.join(LOSSES)}, or a sum like ce+dice)")
+        if not w > 0:
+            raise UsageError(f"loss term {raw!r}: the weight must be > 0")
+        terms.append((w, key))
+    return terms
+
+
 def make_loss(name: str, ignore: int, class_weights: Sequence[float] | None = None) -> Loss:
-    """The loss called ``name`` (see :data:`LOSSES`); class weights apply to ce, focal and combo."""
-    key = name.lower().replace("-", "_")
-    if key not in LOSSES:
-        raise UsageError(f"unknown loss {name!r} (choose from {', '.join(LOSSES)})")
-    if class_weights is not None and key not in ("ce", "focal", "combo"):
-        raise UsageError(f"loss {name!r} takes no class weights (they apply to ce, focal and combo)")
-    if key == "ce":
-        return cross_entropy(ignore, class_weights)
-    if key == "focal":
-        return focal(ignore, class_weights=class_weights)
-    if key == "combo":
-        return combo(ignore, class_weights)
-    return {"dice": dice, "tversky": tversky, "focal_tversky": focal_tversky,
-            "log_cosh_dice": log_cosh_dice}[key](ignore)
+    """The loss ``name``: one of :data:`LOSSES` or a weighted sum of them (``ce+dice+0.1*boundary``).
+    Class weights apply to the terms in :data:`WEIGHTED` (at least one must be present)."""
+    terms = parse_loss(name)
+    if class_weights is not None and not any(key in WEIGHTED for _, key in terms):
+        raise UsageError(f"loss {name!r} takes no class weights (they apply to {', '.join(WEIGHTED)})")
+    fns = [(w, _term(key, ignore, class_weights)) for w, key in terms]
+    if len(fns) == 1 and fns[0][0] == 1.0:
+        return fns[0][1]
+
+    def loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        return tf.add_n([w * fn(labels, logits) for w, fn in fns])
+
+    return loss

@@ -88,3 +88,69 @@ def test_class_weight_modes() -> None:
         resolve_class_weights("1,2", CAMVID)
     with pytest.raises(UsageError):
         make_loss("dice", VOID, [1.0, 2.0])
+
+
+def test_sensitivity_specificity() -> None:
+    # class 0: g = (1, 0), p = (.75, .2): sens err .25^2 = .0625, spec err .2^2 = .04
+    # class 1: g = (0, 1), p = (.25, .8): sens err .2^2 = .04, spec err .25^2 = .0625
+    expect = ((0.05 * 0.0625 + 0.95 * 0.04) + (0.05 * 0.04 + 0.95 * 0.0625)) / 2
+    assert _value("sens_spec") == pytest.approx(expect, rel=1e-5)
+
+
+def test_exponential_logarithmic() -> None:
+    dice_c = _ti(0.5, 0.5)
+    l_dice = sum((-math.log(d)) ** 0.3 for d in dice_c) / 2
+    l_ce = ((-math.log(P0)) ** 0.3 + (-math.log(P1)) ** 0.3) / 2
+    assert _value("exp_log") == pytest.approx(0.8 * l_dice + 0.2 * l_ce, rel=1e-5)
+    weighted = (2.0 * (-math.log(P0)) ** 0.3 + 0.5 * (-math.log(P1)) ** 0.3) / 2.5
+    assert _value("exp_log", [2.0, 0.5]) == pytest.approx(0.8 * l_dice + 0.2 * weighted, rel=1e-5)
+
+
+def test_boundary_loss() -> None:
+    # 1x3 row, void at x=2 (counted outside every region). Signed chessboard distances
+    # phi_0 = d(x, {0}) - d(x, {1, 2}) = (-1, 1, 2); phi_1 = d(x, {1}) - d(x, {0, 2}) = (1, -1, 1).
+    # valid pixels: x=0: (-1 * .75 + 1 * .25) / 2 = -.25; x=1: (1 * .2 - 1 * .8) / 2 = -.3
+    assert _value("boundary") == pytest.approx((-0.25 - 0.3) / 2, rel=1e-5)
+
+
+def test_hausdorff_dt_loss() -> None:
+    # distance to each region's boundary, ground truth and prediction (p > .5; the void pixel predicts
+    # class 0), is 1 at both valid pixels for both classes: err = (p - g)^2 (1 + 1)
+    px0 = ((0.75 - 1) ** 2 * 2 + 0.25 ** 2 * 2) / 2
+    px1 = (0.2 ** 2 * 2 + (0.8 - 1) ** 2 * 2) / 2
+    assert _value("hausdorff_dt") == pytest.approx((px0 + px1) / 2, rel=1e-5)
+
+
+def test_distance_maps() -> None:
+    from edgeseg.train.boundary import distance_to
+
+    point = np.zeros((1, 7, 7, 1), np.float32)
+    point[0, 3, 3, 0] = 1
+    yy, xx = np.mgrid[:7, :7]
+    chess = np.maximum(abs(yy - 3), abs(xx - 3))
+    np.testing.assert_array_equal(distance_to(tf.constant(point), reach=5).numpy()[0, ..., 0], chess)
+    np.testing.assert_array_equal(distance_to(tf.constant(point), reach=2).numpy()[0, ..., 0], np.minimum(chess, 2))
+    assert np.all(distance_to(tf.zeros((1, 4, 4, 1)), reach=3).numpy() == 3)
+
+
+def test_losses_combine_as_weighted_sums() -> None:
+    assert _value("ce+dice") == pytest.approx(_value("combo"), rel=1e-6)
+    assert _value("0.5*ce + 2*boundary") == pytest.approx(0.5 * _value("ce") + 2 * _value("boundary"), rel=1e-5)
+    assert _value("ce+0.1*sens_spec", [2.0, 0.5]) == pytest.approx(
+        _value("ce", [2.0, 0.5]) + 0.1 * _value("sens_spec"), rel=1e-5)
+    for bad, msg in (("ce+nope", "unknown loss"), ("x*ce", "number"), ("0*ce", "> 0")):
+        with pytest.raises(UsageError, match=msg):
+            make_loss(bad, VOID)
+    with pytest.raises(UsageError, match="no class weights"):
+        make_loss("dice+boundary", VOID, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("name", ["sens_spec", "exp_log", "boundary", "hausdorff_dt", "ce+dice+0.1*boundary"])
+def test_new_losses_ignore_void_and_have_gradients(name: str) -> None:
+    loss = make_loss(name, VOID)
+    z = tf.Variable(LOGITS)
+    with tf.GradientTape() as tape:
+        value = loss(tf.constant(LABELS), z)
+    g = tape.gradient(value, z).numpy()
+    assert np.isfinite(float(value)) and np.all(np.isfinite(g)) and np.abs(g[0, 0, :2]).sum() > 0
+    assert np.all(g[0, 0, 2] == 0)
