@@ -61,6 +61,17 @@ def gpu_jobs(jobs: list[Any]) -> list[Any]:
     return [dataclasses.replace(j, options={**(j.options or {}), "accelerator": "gpu"}) for j in cpu]
 
 
+def _on_gpu(jobs: list[Any]) -> bool:
+    return any(str((j.options or {}).get("accelerator") or "").lower() == "gpu" for j in jobs)
+
+
+def needs_own_process(jobs: list[Any]) -> bool:
+    """GPU jobs asked for from a process that holds TensorFlow (tests, notebooks): they run in a fresh one."""
+    import sys
+
+    return _on_gpu(jobs) and "tensorflow" in sys.modules
+
+
 def check_one_process(jobs: list[Any]) -> None:
     """Refuse GPU jobs that would share a process with TensorFlow (keras jobs, or TensorFlow already loaded):
     creating LiteRT's GPU accelerator beside TensorFlow segfaults.
@@ -72,7 +83,7 @@ def check_one_process(jobs: list[Any]) -> None:
 
     from edgeseg.errors import UsageError
 
-    gpu = any(str((j.options or {}).get("accelerator") or "").lower() == "gpu" for j in jobs)
+    gpu = _on_gpu(jobs)
     keras = any(j.backend == "keras" or (j.backend is None and str(j.artifact).lower().endswith(".h5")) for j in jobs)
     if gpu and (keras or "tensorflow" in sys.modules):
         raise UsageError("--no-isolate cannot run --accelerator gpu in a process with TensorFlow (keras): LiteRT's "

@@ -242,10 +242,10 @@ def measure(jobs: list[Any], isolate: bool | None) -> tuple[list[dict[str, Any]]
     of individual runtimes instead of stopping at the first."""
     from edgeseg.bench.runner import run_isolated, run_job
 
-    isolated = isolate if isolate is not None else len(jobs) > 1
-    if not isolated:
-        from edgeseg.bench.device import check_one_process
+    from edgeseg.bench.device import check_one_process, needs_own_process
 
+    isolated = isolate if isolate is not None else len(jobs) > 1 or needs_own_process(jobs)
+    if not isolated:
         check_one_process(jobs)
     results, failures = [], []
     for job in jobs:

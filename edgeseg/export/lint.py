@@ -8,19 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from edgeseg.export.lint_gpu import GPU_SUPPORTED, gpu_gaps  # GPU_SUPPORTED re-exported
 
-#: Ops the TFLite GPU delegate accepts. Source: the "Supported ops" list of the TFLite GPU delegate
-#: documentation (ai.google.dev/edge/litert/performance/gpu, formerly tensorflow.org/lite/performance/gpu),
-#: plus ops its model_builder.cc parses that the list omits (MEAN, RESIZE_NEAREST_NEIGHBOR, TANH,
-#: HARD_SWISH, DIV, SLICE, SPLIT, TRANSPOSE, QUANTIZE/DEQUANTIZE at the edges). Anything else falls back to CPU.
-GPU_SUPPORTED = frozenset({
-    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXP", "FULLY_CONNECTED",
-    "LOGICAL_AND", "LOGISTIC", "LSTM", "MAX_POOL_2D", "MAXIMUM", "MINIMUM", "MUL", "PAD", "PRELU", "RELU",
-    "RELU6", "RESHAPE", "RESIZE_BILINEAR", "SOFTMAX", "STRIDED_SLICE", "SUB", "TRANSPOSE_CONV",
-    "MEAN", "RESIZE_NEAREST_NEIGHBOR", "TANH", "HARD_SWISH", "DIV", "SLICE", "SPLIT", "TRANSPOSE",
-    "QUANTIZE", "DEQUANTIZE", "LEAKY_RELU", "ELU", "PADV2", "MIRROR_PAD",
-})
+log = logging.getLogger(__name__)
 
 #: Known XNNPACK gaps for quantised (int8) graphs, each measured by converting a model to int8 and
 #: counting the nodes XNNPACK leaves to the builtin kernels with the runtime's ``delegated_ops()``
@@ -131,15 +121,25 @@ def _keras3_classes(model: Any) -> set[str]:
             if type(layer).__module__.split(".")[0] in ("keras", "keras_hub")}
 
 
-def lint_graph(ops: list[str], fallback: dict[str, int] | None, precision: str) -> list[Finding]:
-    """Graph-level findings from a converted .tflite: custom ops, GPU-unsupported ops, XNNPACK fallback."""
+def lint_graph(ops: list[str], fallback: dict[str, int] | None, precision: str,
+               gpu: dict[str, str] | None = None) -> list[Finding]:
+    """Graph-level findings from a converted .tflite: custom ops, GPU-refused ops, XNNPACK fallback.
+
+    ``gpu`` is :func:`edgeseg.export.lint_gpu.gpu_gaps` of the file (op types, versions, fp16 weights);
+    without it only op types are checked against ``GPU_SUPPORTED``.
+    """
     found = [Finding("error", op, f"{op} is not a TFLite builtin ({precision})",
                      "replace the layer producing it; the runtime would need Flex/custom kernels")
              for op in ops if op.startswith("CUSTOM:")]
-    gpu_missing = [op for op in ops if not op.startswith("CUSTOM:") and op not in GPU_SUPPORTED]
-    if gpu_missing:
-        found.append(Finding("warning", ", ".join(gpu_missing), f"GPU delegate does not take these ops ({precision})",
-                             "they split the graph between GPU and CPU; see GPU_SUPPORTED in export/lint.py"))
+    if gpu is None:
+        gpu = {op: "not in the GPU delegate's op list" for op in ops
+               if not op.startswith("CUSTOM:") and op not in GPU_SUPPORTED}
+    if gpu:
+        found.append(Finding("warning", ", ".join(gpu), f"GPU delegate does not take these ops ({precision}): "
+                             + "; ".join(f"{op}: {why}" for op, why in gpu.items()),
+                             "they run on the CPU, and the GPU takes one partition, so ops cut off by them run "
+                             "on the CPU too (TRANSPOSE_CONV: keep the activation out of it, e.g. a separate "
+                             "ReLU after a BatchNorm)"))
     for op, n in sorted((fallback or {}).items()):
         found.append(Finding("warning", op, f"XNNPACK leaves {n} {op} node(s) to the builtin kernels ({precision})",
                              "these run unaccelerated; replace the layer if it is on the hot path"))
@@ -177,6 +177,6 @@ def lint_model(model: Any, input_size: tuple[int, int] | None = None) -> dict[st
         write_bytes_atomic(path, buf)
         with runtime.load(path) as be:
             xnn = be.delegated_ops()
-    findings += lint_graph(list(counts), (xnn or {}).get("fallback"), "fp32")
+    findings += lint_graph(list(counts), (xnn or {}).get("fallback"), "fp32", gpu_gaps(buf))
     return {"findings": [f.to_dict() for f in findings], "ops": counts, "xnnpack": xnn,
             "input_size": list(size)}
