@@ -31,9 +31,15 @@ class AccuracyResult:
         return d
 
 
+def input_channels(backend: Backend) -> int:
+    """Channels of the backend's image input (1: a grayscale model; frames are read as luminance)."""
+    shape = tuple(backend.input.shape)
+    return 1 if len(shape) == 4 and shape[-1] == 1 else 3
+
+
 def predict_frame(backend: Backend, image: np.ndarray, spec: Spec, size: tuple[int, int]) -> np.ndarray:
     """Class map of one RGB frame at the frame's native resolution (nearest resize back)."""
-    labels = backend.predict_labels(preprocess(image, spec, size)[None])[0]
+    labels = backend.predict_labels(preprocess(image, spec, size, channels=input_channels(backend))[None])[0]
     return resize_nearest(labels, image.shape[:2])
 
 

@@ -138,6 +138,7 @@ def run_job(job: BenchJob) -> dict[str, Any]:
     """Measure one artifact with one runtime in this process; returns the report dict."""
     from edgeseg import runtime
     from edgeseg.core.fileio import sniff_model_format
+    from edgeseg.bench.accuracy import input_channels
     from edgeseg.core.preprocess import preprocess
 
     fmt = sniff_model_format(job.artifact)
@@ -150,15 +151,17 @@ def run_job(job: BenchJob) -> dict[str, Any]:
     dataset = _dataset(job, spec) if job.dataset else None
     image, source = _input_image(job, dataset)
     cfg = LatencyConfig(**job.latency)
+    channels = input_channels(be)
     if image is not None:
-        x = preprocess(image, spec, size)[None]
+        x = preprocess(image, spec, size, channels)[None]
     else:
-        x = np.random.default_rng(0).normal(size=(1, *size, 3)).astype(np.float32)
+        x = np.random.default_rng(0).normal(size=(1, *size, channels)).astype(np.float32)
     raw = be._encode(x)  # pylint: disable=protected-access
     lat = measure_invoke(be, raw, cfg)
     lat.init_ms = init_ms
     if image is not None:
-        lat.pre_ms, lat.post_ms = measure_pre_post(be, image, lambda im: preprocess(im, spec, size), cfg.pre_post_runs)
+        lat.pre_ms, lat.post_ms = measure_pre_post(be, image, lambda im: preprocess(im, spec, size, channels),
+                                                  cfg.pre_post_runs)
     rss = peak_rss_mb()  # before the dataset pass, so it is the inference footprint only
     delegated = be.delegated_ops()
     share = None

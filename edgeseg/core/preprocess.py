@@ -57,9 +57,10 @@ def normalise(image: np.ndarray, spec: Spec) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def preprocess(image: np.ndarray, spec: Spec, size: tuple[int, int] | None = None) -> np.ndarray:
-    """RGB ``HxWx3`` uint8 image -> float32 ``HxWx3`` model input (resize then normalise)."""
-    return normalise(resize_bilinear(image, size or spec.input_size), spec)
+def preprocess(image: np.ndarray, spec: Spec, size: tuple[int, int] | None = None, channels: int = 3) -> np.ndarray:
+    """RGB ``HxWx3`` uint8 image -> float32 ``HxWxC`` model input (resize then normalise; ``channels=1``: the
+    luminance, for grayscale models)."""
+    return normalise(resize_bilinear(to_channels(image, channels), size or spec.input_size), spec)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from edgeseg.export.head import is_pixel_spec, pixel_spec
 from edgeseg.export.model_spec import SpecOptions, resolve_spec
 from edgeseg.export.registry import get_exporter
 from edgeseg.export.sources import ModelSource, open_source, source_sha256
-from edgeseg.export.verify import skipped, verify_artifacts
+from edgeseg.export.verify import skipped, smoke_run, verify_artifacts
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,7 @@ def run_plan(plan: ConversionPlan, out_dir: str | os.PathLike[str] | None = None
             try:
                 with native_stderr(f"export {exporter.name}"):  # converter/tf2onnx C++ logs: -v only
                     info = exporter.export(plan.graph, out / exporter.filename(stem), ctx)
+                    smoke_run(info.path, plan.graph.channels)
             except ExportError as exc:  # one target that cannot be built does not stop the others
                 status = "skipped" if plan.all_targets else "failed"
                 plan.outcomes.append({"target": exporter.name, "status": status, "reason": str(exc)})

@@ -151,6 +151,21 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
     return results
 
 
+def smoke_run(path: Path, channels: int = 3) -> None:
+    """Load the artifact with its default runtime and run one frame; :class:`ExportError` (one line) and the
+    file removed if the runtime rejects it (e.g. ONNX Runtime failing on a kernel the quantiser chose)."""
+    from edgeseg import runtime
+    from edgeseg.errors import EdgesegError, ExportError
+
+    try:
+        with runtime.load(path, threads=1) as be:
+            shape = [d if d and d > 0 else 1 for d in be.input.shape]
+            be.run(np.zeros(shape[:-1] + [channels], np.float32))
+    except EdgesegError as exc:
+        path.unlink(missing_ok=True)
+        raise ExportError(f"the written artifact does not run: {' '.join(str(exc).split())[:200]}") from None
+
+
 def skipped(reason: str) -> dict[str, Any]:
     """The parity entry when no verification frames exist."""
     return {"images": 0, "skipped": reason, "passed": None}
