@@ -1,0 +1,59 @@
+"""GPU fixtures: a Vulkan device (else skip), two sample frames, ENet fp32/fp16 converted once, a TF-free runner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ZOO = HERE.parents[1] / "models"
+#: Two of the bundled frames (the GPU is a software device here: ~1-3 s per ENet frame).
+FRAMES = ("0016E5_07959", "0016E5_08159")
+
+
+@pytest.fixture(scope="session")
+def vulkan_device() -> dict:
+    """The first Vulkan device; the test is skipped with the reason when there is none (`make vulkan`)."""
+    from edgeseg.runtime import vulkan
+
+    devs = vulkan.devices()
+    if not devs:
+        pytest.skip(f"GPU tests need a Vulkan device: {vulkan.summary()}")
+    return devs[0]
+
+
+@pytest.fixture(scope="session")
+def frames(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
+    """A dataset folder (images/ + masks/) with :data:`FRAMES`."""
+    root = tmp_path_factory.mktemp("gpu_frames")
+    for sub, ext in (("images", ".jpg"), ("masks", ".png")):
+        (root / sub).mkdir()
+        for stem in FRAMES:
+            shutil.copy(samples_dir / sub / f"{stem}{ext}", root / sub / f"{stem}{ext}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def enet_files(vulkan_device: dict, tmp_path_factory: pytest.TempPathFactory, frames: Path) -> dict[str, Path]:
+    """The shipped ENet's fp32 and fp16 .tflite (converted from its .h5) and its shipped int8 file."""
+    from edgeseg.cli.main import main
+
+    out = tmp_path_factory.mktemp("gpu_enet")
+    h5 = ZOO / "camvid-enet" / "camvid-enet.h5"
+    assert main(["convert", str(h5), "--fp32", "--fp16", "--no-lint", "--verify-data", str(frames),
+                 "--out", str(out)]) == 0
+    return {"fp32": out / "camvid-enet_fp32.tflite", "fp16": out / "camvid-enet_fp16.tflite",
+            "int8": ZOO / "camvid-enet" / "camvid-enet_int8.tflite"}
+
+
+def run_tf_free(*args: str) -> dict:
+    """``gpu_parity.py ARGS`` in a fresh process (no TensorFlow there); its JSON line."""
+    proc = subprocess.run([sys.executable, str(HERE / "gpu_parity.py"), *args], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
