@@ -56,13 +56,31 @@ def _label(row: dict[str, Any]) -> str:
         (f" [{row['device']}]" if row.get("device") else "")
 
 
+def label_groups(pts: list[tuple[float, float]], labels: list[str],
+                 tol: float = 0.02) -> list[tuple[float, float, str]]:
+    """One annotation per cluster of points closer than ``tol`` of the axis spans (labels stacked, one per
+    line), so coinciding points (e.g. two runtimes of one file) do not print their labels over each other."""
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    dx = tol * max(max(xs) - min(xs), 1e-9) if pts else 0.0
+    dy = tol * max(max(ys) - min(ys), 1e-9) if pts else 0.0
+    groups: list[tuple[float, float, list[str]]] = []
+    for (x, y), label in zip(pts, labels):
+        for gx, gy, members in groups:
+            if abs(x - gx) <= dx and abs(y - gy) <= dy:
+                members.append(label)
+                break
+        else:
+            groups.append((x, y, [label]))
+    return [(x, y, "\n".join(members)) for x, y, members in groups]
+
+
 def _pareto(plt: Any, scored: list[tuple[dict, dict]], path: Path, left_out: int = 0) -> Path:
     pts = [(row["p50 ms"], row["mIoU %"]) for _, row in scored]
     front = pareto_front(pts)
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], c="tab:blue")
-    for (x, y), (_, row) in zip(pts, scored):
-        ax.annotate(_label(row), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for x, y, text in label_groups(pts, [_label(row) for _, row in scored]):
+        ax.annotate(text, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points", va="bottom")
     ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "r--o", label="Pareto front")
     ax.set_xlabel("p50 latency (ms)")
     ax.set_ylabel("mIoU (%)")

@@ -3,42 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from edgeseg.cli._common import add_spec_args, spec_from_args
-from edgeseg.errors import DataError
-
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+from edgeseg.cli._inputs import expand_images, upscale_note
+from edgeseg.errors import DataError, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``predict`` parser."""
     p = sub.add_parser("predict", help="segment images with an artifact; write mask + overlay PNGs")
     p.add_argument("artifact", type=Path, metavar="ARTIFACT", help=".tflite, .onnx or Keras .h5 file")
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files or folders of images")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
+                   help="image files or folders of images (a folder's own images; subfolders with --recursive)")
+    p.add_argument("--recursive", action="store_true", help="also take the images in subfolders of a folder")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--backend", default=None, help="litert, litert-compiled, onnxruntime or keras (default: by format)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the usable CPU cores, as in bench)")
-    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity, 0 (image only) to 1 (colours only) "
+                                                            "(default 0.5)")
     add_spec_args(p)
     p.set_defaults(handler=run_predict)
-
-
-def _expand(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_EXTS and not f.name.startswith(".")))
-        elif p.exists():
-            out.append(p)
-        else:
-            raise DataError(f"{p}: no such image")
-    if not out:
-        raise DataError("no images given")
-    stems = [p.stem for p in out]
-    if len(set(stems)) != len(stems):
-        raise DataError("two input images share a file stem; their outputs would collide")
-    return out
 
 
 def _read(path: Path):  # -> np.ndarray
@@ -56,13 +42,17 @@ def run_predict(args: argparse.Namespace) -> int:
     """Handler of ``predict``."""
     from edgeseg import runtime
     from edgeseg.bench.accuracy import predict_frame
-    from edgeseg.bench.visual import save_mask_png, save_overlay_png
+    from edgeseg.bench.visual import save_legend_png, save_mask_png, save_overlay_png
     from edgeseg.core.progress import track
 
     from edgeseg.cli._preflight import check_threads, image_files
     from edgeseg.core.fileio import check_output_dir
 
-    images = _expand(args.images)
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UsageError(f"--alpha must be between 0 and 1, got {args.alpha:g}")
+    images, notes = expand_images(args.images, args.recursive)
+    for note in notes:
+        sys.stderr.write(note + "\n")
     image_files(images)  # every input and the output folder checked before anything is written
     check_output_dir(args.out)
     check_threads(args.threads)
@@ -75,8 +65,13 @@ def run_predict(args: argparse.Namespace) -> int:
     size = (h, w) if h > 0 and w > 0 else spec.input_size
     for path in track(images, label="predict"):
         image = _read(path)
+        note = upscale_note(path, image.shape[:2], size)
+        if note:
+            sys.stderr.write(note + "\n")
         labels = predict_frame(be, image, spec, size)
         save_mask_png(labels, spec, args.out / f"{path.stem}.mask.png")
         save_overlay_png(image, labels, spec, args.out / f"{path.stem}.overlay.png", args.alpha)
-    print(f"wrote {2 * len(images)} PNGs to {args.out} ({be.name}, {len(images)} image(s))")
+    save_legend_png(spec, args.out / "legend.png")
+    print(f"wrote {2 * len(images)} PNGs and legend.png (class colours) to {args.out} ({be.name}, "
+          f"{be.threads} threads, {len(images)} image(s))")
     return 0
