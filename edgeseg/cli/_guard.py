@@ -71,7 +71,7 @@ def guard_table(reports: list[Any]) -> str:
             mark = "<- chosen" if s["step"] == rep.chosen else ""
             rows.append([rep.target, s["step"], s["config"], f"{s['miou']:.2f}", f"{s['drop']:+.2f}",
                          s["size_bytes"], lat, mark])
-    return format_table(["target", "step", "configuration", "mIoU", "drop", "bytes", "p50 ms", ""], rows)
+    return format_table(["target", "step", "configuration", "mIoU %", "drop (pts)", "bytes", "p50 ms", ""], rows)
 
 
 def guard_failures(reports: list[Any]) -> list[str]:

@@ -39,3 +39,14 @@ def test_api_refuses_too(tiny_h5, tmp_path) -> None:
         convert_model(tiny_h5, ["fp32", "onnx"], tmp_path, input_size="64x64")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx", "tiny_onnx_is_elsewhere.txt"]
     assert (tmp_path / "tiny.onnx").read_bytes() == b"mine"
+
+
+def test_parity_and_guard_columns_state_their_units() -> None:
+    from edgeseg.cli._guard import guard_table
+    from edgeseg.cli.convert import _parity
+
+    text = _parity({"agreement_pct": 98.5, "miou_keras_pct": 57.39, "miou_artifact_pct": 57.0,
+                    "miou_delta_pts": -0.39, "passed": True})
+    assert text == "agree 98.50%, mIoU 57.00% (-0.39 pts vs Keras) [ok]"
+    header = guard_table([]).splitlines()[0]
+    assert "mIoU %" in header and "drop (pts)" in header
