@@ -55,9 +55,9 @@ class LiteRTCompiledBackend(Backend):
             accel |= HardwareAccelerator.CPU
         opts = Options(hardware_accelerators=accel, cpu_options=CpuOptions(num_threads=threads or 0))
         self.dispatch = options.get("dispatch")
+        env = _environment(self.dispatch, self.accelerator)
         if self.accelerator == "gpu" and "tensorflow" in sys.modules:
             raise RuntimeBackendError(f"{self.path}: --accelerator gpu: {_WITH_TF}")
-        env = _environment(self.dispatch, self.accelerator)
         with native_stderr("LiteRT") as native:
             try:
                 self._cm = CompiledModel.from_file(str(self.path), options=opts,

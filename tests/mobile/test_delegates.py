@@ -9,6 +9,7 @@ from edgeseg.errors import RuntimeBackendError, UsageError
 from edgeseg.runtime.delegates import dispatch_dir, load_external_delegate, parse_delegate_options
 
 FAST = ["--runs", "2", "--min-time", "0", "--warmup-time", "0", "--no-isolate"]
+FAST_ISOLATED = FAST[:-1]
 
 
 def test_parse_delegate_options():
@@ -96,19 +97,42 @@ def test_dispatch_reaches_the_environment(tiny_tflite, tmp_path, monkeypatch):
         runtime.load(tiny_tflite, "litert-compiled", accelerator="gpu", dispatch=str(lib))
 
 
-def test_gpu_accelerator(tiny_tflite, capsys):
-    """With a GPU: result says whether the model was fully accelerated. Without: one line that says so."""
-    code = main(["bench", str(tiny_tflite), "--backend", "litert-compiled", "--accelerator", "gpu", "--json", "-"]
-                + FAST)
-    if code == 0:
-        import json
+def test_gpu_accelerator(tiny_tflite, tmp_path, capsys):
+    """A Vulkan device (a software one counts) -> the run records that device and integer placement; none -> one
+    line that says so. The bench runs in its own process: this one holds TensorFlow."""
+    import json
 
-        out = capsys.readouterr().out
-        ops = json.loads(out[out.index("{"):])["delegated_ops"]
-        assert ops["delegate"] == "GPU" and isinstance(ops["fully_accelerated"], bool)
-    else:
+    from edgeseg.runtime import vulkan
+
+    out = tmp_path / "gpu.json"
+    code = main(["bench", str(tiny_tflite), "--backend", "litert-compiled", "--accelerator", "gpu",
+                 "--json", str(out)] + FAST_ISOLATED)
+    devices = vulkan.devices()
+    if not devices:
         line = _one_line_error(capsys)
         assert code == 2 and "--accelerator gpu: no usable GPU here" in line
+        return
+    assert code == 0, capsys.readouterr().err[-2000:]
+    r = json.loads(out.read_text())
+    ops = r["delegated_ops"]
+    assert ops["delegate"] == "GPU" and isinstance(ops["delegated"], int) and ops["delegated"] == ops["total"] == 1
+    assert ops["cpu"] == 0 and ops["unsupported"] == {}
+    dev = r["device"]
+    assert dev["name"] == devices[0]["name"] and dev["software"] is devices[0]["software"]
+    table = capsys.readouterr().out
+    assert "litert-compiled/gpu" in table
+    if dev["software"]:
+        assert "not GPU speed" in r["latency_note"] and "software" in table and "not GPU speed" in table
+
+
+def test_gpu_with_keras_in_one_process_is_refused(tiny_tflite, capsys):
+    """--no-isolate would create the GPU accelerator beside TensorFlow, which this process holds (a segfault):
+    one line instead, before any driver is touched."""
+    import sys
+
+    assert "tensorflow" in sys.modules  # the tiny_tflite fixture converted with it
+    code = main(["bench", str(tiny_tflite), "--backend", "litert-compiled", "--accelerator", "gpu"] + FAST)
+    assert code == 2 and "--no-isolate cannot run --accelerator gpu" in _one_line_error(capsys)
 
 
 def test_npu_without_dispatch_library_is_refused(tiny_tflite, capsys):

@@ -69,13 +69,36 @@ def test_compiled_model_dynamic_output_is_a_one_line_error(tiny, batch):
     assert "\n" not in str(exc.value)
 
 
-def test_missing_accelerator_is_a_one_line_error(tiny):
-    try:
-        runtime.load(tiny["fp32"], "litert-compiled", accelerator="gpu", fallback=False)
-    except RuntimeBackendError as exc:
-        assert "\n" not in str(exc) and "GPU" in str(exc)
-    else:
-        pytest.skip("this machine has a usable GPU")
+def test_missing_accelerator_is_a_one_line_error(tiny, tmp_path):
+    """No GPU driver: the Vulkan loader pointed at none (a software device would be a device). In a process
+    without TensorFlow, as the GPU needs."""
+    import ctypes.util
+    import os
+    import subprocess
+    import sys
+
+    if ctypes.util.find_library("OpenCL"):
+        pytest.skip("an OpenCL driver is installed: LiteRT's GPU accelerator could use it without Vulkan")
+    none = str(tmp_path / "no_icd.json")
+    env = {**os.environ, "VK_ICD_FILENAMES": none, "VK_DRIVER_FILES": none}
+    proc = subprocess.run([sys.executable, "-m", "edgeseg", "bench", str(tiny["fp32"]), "--backend", "litert-compiled",
+                           "--accelerator", "gpu", "--runs", "1", "--min-time", "0"], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "--accelerator gpu: no usable GPU here" in errors[0] and "no Vulkan device" in errors[0]
+
+
+def test_gpu_beside_tensorflow_is_refused_in_one_line(tiny):
+    """Creating LiteRT's GPU accelerator after `import tensorflow` segfaults: refused before it is created."""
+    import sys
+
+    import tensorflow  # noqa: F401  (pytest's fixtures load it anyway)
+
+    assert "tensorflow" in sys.modules
+    with pytest.raises(RuntimeBackendError, match="TensorFlow is loaded in this process") as exc:
+        runtime.load(tiny["fp32"], "litert-compiled", accelerator="gpu")
+    assert "\n" not in str(exc.value)
 
 
 def test_onnx_missing_provider_and_bad_options(tiny):
