@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeseg.errors import SpecError
-from edgeseg.models.blocks import L, activation, check_range, conv_bn_act
+from edgeseg.models.blocks import L, activation, bn, check_range, conv_bn_act
 from edgeseg.models.registry import register
 
 # Channels of the 1/2, 1/4, 1/8, 1/16 and 1/32 feature maps at width 1.0.
@@ -40,6 +40,18 @@ def _block(x: Any, filters: int, name: str, act: str, *, strides: int = 1) -> An
     return activation(L.Add(name=f"{name}_add")([shortcut, y]), act, f"{name}_out")
 
 
+def _inverted(x: Any, filters: int, name: str, act: str, *, strides: int = 1, expansion: int = 4) -> Any:
+    """MobileNetV2 inverted residual: 1x1 expand + act, depthwise 3x3 (strided) + act, linear 1x1
+    project, identity added when the shape is kept."""
+    y = conv_bn_act(x, int(x.shape[-1]) * expansion, 1, f"{name}_expand", act=act)
+    y = L.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=f"{name}_dw")(y)
+    y = activation(bn(y, f"{name}_dw"), act, f"{name}_dw")
+    y = conv_bn_act(y, filters, 1, f"{name}_project", act=None)
+    if strides == 1 and int(x.shape[-1]) == filters:
+        y = L.Add(name=f"{name}_add")([x, y])
+    return y
+
+
 def _fuse(deep: Any, skip: Any, name: str, act: str) -> Any:
     """Decoder step: 1x1 conv+BN of the deeper map to the skip's width (at the low resolution,
     where it is cheap), bilinear resize to the skip's size, add, act, then a 3x3 conv+BN+act."""
@@ -63,12 +75,14 @@ def _fuse(deep: Any, skip: Any, name: str, act: str) -> Any:
                "delegated), ReLU fused into every conv and add; 'same' strided convs round 1/16 and 1/32 "
                "up (45x60 -> 23x30 -> 12x15 at 360x480) and the decoder resizes back to the skip's exact "
                "size, so any multiple of 8 is accepted; no auxiliary booster heads (the training loop "
-               "takes one output).",
-    options={"width": 1.0, "blocks": (2, 2, 2), "activation": "relu"},
-    choices={"activation": ("relu", "relu6")},
+               "takes one output); block 'inverted' swaps the residual stages for MobileNetV2 inverted "
+               "residuals (1x1 expand, depthwise 3x3, linear 1x1 project).",
+    options={"width": 1.0, "blocks": (2, 2, 2), "activation": "relu", "block": "basic", "expansion": 4},
+    choices={"activation": ("relu", "relu6"), "block": ("basic", "inverted")},
     stride=8,
 )
-def build_rtseg(inputs: Any, num_classes: int, *, width: float, blocks: tuple[int, ...], activation: str) -> Any:
+def build_rtseg(inputs: Any, num_classes: int, *, width: float, blocks: tuple[int, ...], activation: str,
+                block: str, expansion: int) -> Any:
     """RTSeg logits.
 
     Args:
@@ -77,6 +91,10 @@ def build_rtseg(inputs: Any, num_classes: int, *, width: float, blocks: tuple[in
         width: Multiplier of the 32/32/64/128/256 stage widths (rounded to multiples of 16).
         blocks: Residual blocks at 1/8, 1/16 and 1/32 (the first of each stride 2).
         activation: ``relu`` or ``relu6`` (both fuse into the convs and adds).
+        block: ``basic`` (two dense 3x3 convs, the int8-throughput choice) or ``inverted`` (MobileNetV2
+            inverted residuals: fewer GOPs, more of them in 1x1 and depthwise convs, which TensorFlow
+            runs comparatively slowly; see benchmarks/int8_efficiency.py).
+        expansion: Width multiplier of the inverted residuals' hidden layer.
     """
     check_range("rtseg", "width", width, 0.25, 4.0)
     if len(blocks) != 3:
@@ -89,7 +107,10 @@ def build_rtseg(inputs: Any, num_classes: int, *, width: float, blocks: tuple[in
     x = s4
     for stage, (filters, n) in enumerate(zip((c3, c4, c5), blocks), start=3):  # 1/8, 1/16, 1/32
         for i in range(n):
-            x = _block(x, filters, f"s{stage}_{i}", act, strides=2 if i == 0 else 1)
+            if block == "basic":
+                x = _block(x, filters, f"s{stage}_{i}", act, strides=2 if i == 0 else 1)
+            else:
+                x = _inverted(x, filters, f"s{stage}_{i}", act, strides=2 if i == 0 else 1, expansion=expansion)
         feats.append(x)
     s8, s16, s32 = feats
     y = _fuse(s32, s16, "dec16", act)

@@ -25,3 +25,11 @@ class TestRTSeg(ModelZooTester):
 
         assert input_multiple("rtseg") == 8 and 360 % 8 == 0
         assert build("rtseg", 11, (48, 64)).count_params() > 2_000_000  # ENet: 0.38 M
+
+    def test_inverted_variant_uses_depthwise_and_keeps_the_shape(self) -> None:
+        import numpy as np
+
+        model = self.build(block="inverted", expansion=2)
+        kinds = [type(layer).__name__ for layer in model.layers]
+        assert kinds.count("DepthwiseConv2D") == 3 and "Concatenate" not in kinds
+        assert model(np.zeros((1, *self.size, 3), np.float32)).shape == (1, *self.size, self.num_classes)
