@@ -28,9 +28,17 @@ def test_matrix_end_to_end(tiny: dict[str, Path], samples_dir: Path, tmp_path: P
                  f"bench 1/{n}: tiny.h5 [keras, 1 threads]", f"bench {n}/{n}: "):
         assert line in cap.err, cap.err
     rows = {(r["format"], r["precision"], r["runtime"]): r for r in data["rows"]}
-    assert set(rows) == {("h5", "fp32", "keras"), ("tflite", "fp32", "litert"), ("tflite", "fp32", "litert-compiled"),
-                         ("tflite", "int8", "litert"), ("tflite", "int8", "litert-compiled"),
-                         ("onnx", "fp32", "onnxruntime")}, sorted(rows)
+    expected = {("h5", "fp32", "keras"), ("tflite", "fp32", "litert"), ("tflite", "fp32", "litert-compiled"),
+                ("tflite", "int8", "litert"), ("tflite", "int8", "litert-compiled"), ("onnx", "fp32", "onnxruntime")}
+    from edgeseg.runtime import vulkan
+
+    gpu = vulkan.devices()  # with a Vulkan device the matrix adds LiteRT's GPU accelerator (a software one too)
+    if gpu:
+        expected |= {("tflite", "fp32", "litert-compiled/gpu"), ("tflite", "int8", "litert-compiled/gpu")}
+    assert set(rows) == expected, sorted(rows)
+    for key in [k for k in rows if k[2] == "litert-compiled/gpu"]:
+        assert rows[key]["device"].startswith(gpu[0]["name"].split(" (")[0]), rows[key]
+        assert ("software" in rows[key]["device"]) is gpu[0]["software"]
     keras = rows[("h5", "fp32", "keras")]
     assert 0.0 <= keras["mIoU %"] <= 100.0 and keras["dmIoU vs Keras (pts)"] == 0
     # percent, not a fraction: the row equals the result's miou_pct, which is 100x core.metrics' fraction
@@ -48,6 +56,8 @@ def test_matrix_end_to_end(tiny: dict[str, Path], samples_dir: Path, tmp_path: P
         assert len(list(csv.DictReader(fh))) == len(rows)
     md = (out / "matrix.md").read_text()
     assert "| format" in md and "tiny_int8.tflite" in md
+    if gpu and gpu[0]["software"]:  # its latency is marked, and kept off the latency axis
+        assert "not GPU speed" in md and "left out of the latency plot" in md
     for png in ("latency_vs_miou.png", "per_class_iou_delta.png", "confusion_best.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     assert any((out / "overlays").rglob("*.png"))
