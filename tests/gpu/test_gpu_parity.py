@@ -26,6 +26,8 @@ def _check_placement(result: dict, path, device: dict) -> None:
     assert (ops["cpu"] > 0) == bool(ops["unsupported"])
     dev = result["device"]
     assert dev["name"] == device["name"] and dev["software"] is device["software"]
+    # the adapter LiteRT logged is the one the Vulkan probe found, which adds the driver
+    assert dev["source"] == "LiteRT log + Vulkan probe" and dev["driver_info"] == device["driver_info"]
     if device["type"] == "cpu":
         assert dev["software"] is True
 
