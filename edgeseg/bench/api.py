@@ -26,7 +26,8 @@ def bench(artifact: str | os.PathLike[str], *, runtime: str | None = None, threa
         image: The fixed input frame for latency (default: the first dataset frame, else a sample frame).
         runs, min_time, warmup_runs, warmup_time: Timed runs until both ``runs`` and ``min_time`` seconds,
             after warm-up until both ``warmup_runs`` and ``warmup_time``.
-        isolate: Measure in a fresh Python process (peak RSS of this artifact alone).
+        isolate: Measure in a fresh Python process (peak RSS of this artifact alone); always so for
+            ``accelerator="gpu"`` when this process has imported TensorFlow.
         **options: Backend options (``xnnpack``, ``accelerator``, ``providers``, ``graph_opt``, ...).
 
     Returns:
@@ -39,4 +40,7 @@ def bench(artifact: str | os.PathLike[str], *, runtime: str | None = None, threa
                    latency={"min_runs": runs, "min_seconds": min_time, "warmup_runs": warmup_runs,
                             "warmup_seconds": warmup_time},
                    image=os.fspath(image) if image is not None else None, dataset=ref, show_progress=False)
-    return run_isolated(job) if isolate else run_job(job)
+    from edgeseg.bench.device import needs_own_process
+
+    # LiteRT's GPU accelerator segfaults beside TensorFlow: from a process holding it, the GPU runs in a fresh one
+    return run_isolated(job) if isolate or needs_own_process([job]) else run_job(job)
