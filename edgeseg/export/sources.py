@@ -165,8 +165,10 @@ def _saved_model(path: Path) -> ModelSource:
     from edgeseg._keras import tf
     from edgeseg.core.native_log import native_stderr
 
+    if not (path / "variables").is_dir():  # tf.saved_model.save always writes it, even for no variables
+        raise ModelError(f"{path}: the SavedModel has no variables/ folder (incomplete copy?)")
     try:
-        with native_stderr("saved_model load") as cap:
+        with native_stderr("saved_model load"):
             loaded = tf.saved_model.load(str(path))
     except Exception as exc:  # missing variables, bad protobuf, ...: TensorFlow raises many types
         first = " ".join(str(exc).split())[:160]
@@ -188,7 +190,13 @@ def _saved_model(path: Path) -> ModelSource:
                           "(N, H, W, classes)")
     if in_spec.dtype != tf.float32:
         raise ExportError(f"{path}: signature {name!r} takes {in_spec.dtype.name}; expected float32 images")
-    _check_variables(path, loaded, cap)
+    _check_variables(path, loaded)
+    writers = _assigned_layers(sig)
+    if writers:
+        raise ModelError(f"{path}: the serving function updates variables ({', '.join(writers[:2])}"
+                         f"{', ...' if len(writers) > 2 else ''}: BatchNormalization run in training mode), so its "
+                         "outputs depend on the batch; convert the .keras file, or export with an endpoint calling "
+                         "model(x, training=False) (keras.export.ExportArchive)")
 
     def call(x: Any) -> Any:
         return sig(**{in_name: x})[out_key]
@@ -198,15 +206,22 @@ def _saved_model(path: Path) -> ModelSource:
                        details={"signature": name, "input": in_name, "output": out_key, "batch_free": shape[0] is None})
 
 
-def _check_variables(path: Path, loaded: Any, captured: Any) -> None:
-    """A SavedModel whose variables folder is missing loads, but its variables are uninitialised."""
-    if not (path / "variables").is_dir() and getattr(loaded, "variables", None):
-        raise ModelError(f"{path}: the SavedModel has no variables/ folder (incomplete copy?)")
+def _check_variables(path: Path, loaded: Any) -> None:
+    """Variables restored from damaged files may still be unreadable; say so in one line."""
     for v in list(getattr(loaded, "variables", []) or [])[:1]:
         try:
             v.numpy()
         except Exception:  # noqa: BLE001 - uninitialised / unreadable variables
             raise ModelError(f"{path}: the SavedModel's variables cannot be read (incomplete copy?)") from None
+
+
+def _assigned_layers(sig: Any) -> list[str]:
+    """Layers whose variables the signature's graph writes (e.g. BatchNorm statistics of a keras-hub model
+    exported with ``model.export``, whose layers then run in training mode)."""
+    gd = sig.graph.as_graph_def()
+    names = [node.name.rsplit("/", 1)[0].split("/")[-1] for fn in gd.library.function for node in fn.node_def
+             if node.op in ("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp")]
+    return list(dict.fromkeys(names))
 
 
 _PIXEL_SCOPE = re.compile(r"(^|/)(rescaling|normalization)(_\d+)?/", re.IGNORECASE)

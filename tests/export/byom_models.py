@@ -79,13 +79,26 @@ BUILDERS = {"unet": pets_unet, "deeplab": hub_deeplab, "segformer": hub_segforme
 
 def save_all(name: str, folder: Path) -> dict[str, Path]:
     """Build ``name`` and save it as ``.keras``, a SavedModel folder and (the U-Net) a Keras-3 ``.h5``."""
+    from edgeseg._keras3 import keras
+
     model = BUILDERS[name]()
     out = {"keras": folder / f"{name}.keras", "savedmodel": folder / f"{name}_sm"}
     model.save(out["keras"])
-    model.export(str(out["savedmodel"]), format="tf_saved_model", verbose=False)
     if name == "unet":
+        model.export(str(out["savedmodel"]), format="tf_saved_model", verbose=False)
         out["h5"] = folder / f"{name}_k3.h5"
         model.save(out["h5"])
+        return out
+    # keras-hub segmenters run some BatchNorms in training mode unless told otherwise, and model.export() does
+    # not tell them: export an inference endpoint explicitly (model.export's folder is kept as "export_default")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", lambda x: model(x, training=False),
+                         input_signature=[keras.InputSpec(shape=(None, SIZE, SIZE, 3), dtype="float32")])
+    archive.write_out(str(out["savedmodel"]), verbose=False)
+    if name == "deeplab":
+        out["export_default"] = folder / f"{name}_export_default"
+        model.export(str(out["export_default"]), format="tf_saved_model", verbose=False)
     return out
 
 

@@ -47,7 +47,8 @@ def test_convert_all_from_keras3(byom, name, tmp_path, capsys):
     skipped = {o["target"] for o in res["not_written"]}
     assert set(written) | skipped == set(list_targets()) and not [o for o in res["not_written"]
                                                                    if o["status"] != "skipped"]
-    assert {"fp32", "int8", "onnx", "onnx-int8"} <= set(written)
+    assert {"fp32", "int8", "onnx"} <= set(written)
+    assert all(o["reason"] for o in res["not_written"])  # e.g. SegFormer's onnx-int8: ORT rejects a kernel
     for target, r in written.items():
         path = Path(r["path"])
         assert path.name == f"{name}{SUFFIX[target]}" and path.is_file()
@@ -110,10 +111,10 @@ def test_grayscale_model_reads_frames_as_luminance(byom, tmp_path):
     keras.utils.set_random_seed(3)
     inp = keras.Input((32, 32, 1))
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
-    model = keras.Model(inp, keras.layers.Conv2D(2, 1)(x), name="gray")
+    model = keras.Model(inp, keras.layers.Conv2D(3, 1)(x), name="gray")
     src = tmp_path / "gray.keras"
     model.save(src)
-    rc, res = _convert(src, tmp_path / "out", byom["data"], "--fp32", "--int8", "--onnx", "--classes", "2")
+    rc, res = _convert(src, tmp_path / "out", byom["data"], "--fp32", "--int8", "--onnx", "--classes", "3")
     assert rc == 0
     by = {r["target"]: r for r in res["artifacts"]}
     assert by["int8"]["input"]["shape"] == [1, 32, 32, 1] and by["fp32"]["parity"]["passed"]

@@ -26,11 +26,8 @@ def _lambda_model(path: Path, marker: Path) -> Path:
     """A Keras 3 model whose Lambda layer creates ``marker`` whenever it is called (also while loading)."""
     from edgeseg._keras3 import keras
 
-    target = str(marker)
-
-    def payload(x):
-        open(target, "w").close()  # noqa: SIM115 - the side effect is the point
-        return x
+    # a lambda without closure: Keras stores its bytecode (``__lambda__``), the marker path as a constant
+    payload = eval(f"lambda x: (open({str(marker)!r}, 'w').close(), x)[1]")  # noqa: S307
 
     inp = keras.Input((16, 16, 3))
     out = keras.layers.Conv2D(2, 1)(keras.layers.Lambda(payload, name="payload")(inp))
@@ -98,6 +95,9 @@ def test_damaged_files_one_line(byom, tmp_path, capsys):
     shutil.rmtree(sm / "variables")
     _one_line_error(capsys, main(["convert", str(sm), "--fp32", "--out", str(tmp_path)]), "variables")
     _one_line_error(capsys, main(["convert", str(tmp_path), "--fp32"]), "saved_model.pb")
+    # keras-hub + model.export(): BatchNorms in training mode, outputs depend on the batch -> refused, with the fix
+    _one_line_error(capsys, main(["convert", str(byom["deeplab"]["export_default"]), "--fp32", "--out", str(tmp_path)]),
+                    "training mode")
 
 
 def test_class_count_must_match_and_default_is_stated(byom, tmp_path, capsys):
@@ -119,3 +119,33 @@ def test_class_count_must_match_and_default_is_stated(byom, tmp_path, capsys):
     assert main(["convert", str(model), "--fp32", "--calib-data", str(byom["data"]), "--out", str(tmp_path / "b")]) == 0
     notes = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("note: ")]
     assert any("assumed 3 classes" in ln for ln in notes) and any("raw pixels" in ln for ln in notes)
+
+
+def _prelu_h5(path: Path) -> Path:
+    from edgeseg._keras import keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((32, 32, 3))
+    x = keras.layers.PReLU(shared_axes=[1, 2])(keras.layers.Conv2D(4, 3, padding="same")(inp))
+    keras.Model(inp, keras.layers.Conv2D(3, 1)(x), name="prelu").save(path)
+    return path
+
+
+def test_all_skips_what_the_model_cannot_become_named_targets_fail(byom, tmp_path, capsys):
+    model = _prelu_h5(tmp_path / "prelu.h5")
+    common = ["--classes", "3", "--calib-data", str(byom["data"]), "--calib-count", "2", "--no-lint"]
+    rc = main(["convert", str(model), "--all", *common, "--out", str(tmp_path / "all")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    written = {p.name for p in (tmp_path / "all").iterdir()}
+    skipped = [ln for ln in out.splitlines() if "SKIPPED" in ln]
+    assert skipped and all(ln.split()[0] not in written for ln in skipped)
+    for art in [n for n in written if not n.endswith(".json")]:
+        assert f"{art}.json" in written  # every written artifact has its manifest
+    assert "prelu_fp32.tflite" in written and "prelu_int8.tflite" in written
+    target = skipped[0].split()[0]
+    flag = "--" + target.replace("-", "_").replace("_", "-")
+    rc = main(["convert", str(model), "--fp32", flag, *common, "--out", str(tmp_path / "named")])
+    captured = capsys.readouterr()
+    assert rc == 1 and f"error: {target}:" in captured.err and "FAILED" in captured.out
+    assert (tmp_path / "named" / "prelu_fp32.tflite.json").is_file()
