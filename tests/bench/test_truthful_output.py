@@ -73,3 +73,31 @@ def test_bench_data_miou_in_percent(tiny, samples_dir, capsys) -> None:
     header, _, row = out.splitlines()[:3]
     assert header.split()[-2:] == ["mIoU", "%"]
     assert float(row.split()[-1]) == pytest.approx(100 * fraction, abs=0.006)
+
+
+def test_plots_label_percent_and_points(tmp_path, monkeypatch) -> None:
+    from edgeseg.bench import plots
+    from edgeseg.bench.matrix import matrix_rows
+
+    def result(runtime, precision, miou, road):
+        return {"artifact": f"m_{precision}.x", "format": "tflite", "precision": precision, "runtime": runtime,
+                "threads": 2, "size_bytes": 1000, "latency_ms": {"p50": 5.0, "p90": 6.0}, "fps": 200.0,
+                "peak_rss_mb": 50.0, "delegated_share": None, "miou_pct": miou,
+                "per_class_iou_pct": {"Road": road, "Sky": 90.0}, "confusion_matrix": [[5, 1], [0, 4]],
+                "class_names": ["Road", "Sky"]}
+
+    results = [result("keras", "fp32", 58.03, 94.3), result("litert", "int8", 57.62, 94.2)]
+    rows = matrix_rows(results)
+    assert [r["dmIoU vs Keras (pts)"] for r in rows] == [0.0, -0.41]
+    seen = {}
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        seen[path.name] = (ax.get_xlabel(), ax.get_ylabel(), ax.get_title())
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plots.write_plots(results, rows, tmp_path)
+    assert seen["latency_vs_miou.png"][1] == "mIoU (%)"
+    assert seen["per_class_iou_delta.png"][1] == "IoU change vs Keras (points)"
+    assert seen["confusion_best.png"][2].endswith("mIoU 58.03 %")
