@@ -250,11 +250,13 @@ def convert_model(model_path: str | os.PathLike[str], targets: str | Sequence[st
                   input_size: str | tuple[int, int] | None = None, io: str = "float", head: str = "logits",
                   verify_data: DatasetArg = None,
                   strict: bool = False, trust_model: bool = False, spec: Spec | None = None,
-                  threads: int | None = None, pixels: bool = False, force: bool = False) -> list[dict[str, Any]]:
-    """Convert a Keras .h5 to the given targets, verify each artifact and write its sidecar manifest.
+                  threads: int | None = None, pixels: bool = False, force: bool = False,
+                  spec_options: SpecOptions | None = None, all_targets: bool = False) -> list[dict[str, Any]]:
+    """Convert a Keras model to the given targets, verify each artifact and write its sidecar manifest.
 
     Args:
-        model_path: The Keras .h5 (sniffed and inspected before loading; Lambda layers refused).
+        model_path: A Keras 3 ``.keras``, a Keras 3 or tf_keras ``.h5`` or a SavedModel folder (sniffed and
+            inspected before loading; Lambda layers and code from outside keras/keras_hub/edgeseg refused).
         targets: One target name or a list of them, from :data:`edgeseg.export.registry.EXPORTERS`: ``fp32``,
             ``fp16``, ``dynamic``, ``int8``, ``int16x8``, ``onnx``, ``onnx-fp16``, ``onnx-int8``.
         out_dir: Output folder (default: beside the model). Files are ``<stem><suffix>``.
@@ -273,6 +275,9 @@ def convert_model(model_path: str | os.PathLike[str], targets: str | Sequence[st
             sidecar spec then has mean 0, std 1/255 and ``preprocessing`` records the in-graph mean/std.
         force: Replace existing artifacts/manifests; without it an existing one raises :class:`ExportError`
             before anything is written.
+        spec_options: ``SpecOptions(classes=, labels=, normalize=, mean=, std=)`` for models without a manifest.
+        all_targets: Targets the model cannot be converted to are skipped (logged) instead of raising
+            :class:`ExportError` after the others are written.
 
     Returns:
         One dict per artifact: ``target, path, format, precision, size_bytes, input, output, ops,
@@ -281,8 +286,11 @@ def convert_model(model_path: str | os.PathLike[str], targets: str | Sequence[st
     targets = [targets] if isinstance(targets, str) else list(targets)  # "fp32" is one target, not 4 letters
     plan = plan_conversion(model_path, targets, calib=calib, calib_count=calib_count, calib_method=calib_method,
                            input_size=input_size, io=io, head=head, verify_data=verify_data, spec=spec,
-                           trust_model=trust_model, pixels=pixels)
+                           trust_model=trust_model, pixels=pixels, spec_options=spec_options, all_targets=all_targets)
     results = run_plan(plan, out_dir, threads=threads, force=force)
+    failures = [o for o in plan.outcomes if o["status"] == "failed"]
+    if failures:
+        raise ExportError("; ".join(f"{o['target']}: {o['reason']}" for o in failures))
     bad = failed(results)
     if strict and bad:
         raise ExportError(f"parity below expectation for {', '.join(Path(p).name for p in bad)}")

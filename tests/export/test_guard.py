@@ -60,7 +60,7 @@ def test_tflite_guard_cli(hostile, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["hostile_int8.tflite", "hostile_int8.tflite.json"]
     side = json.loads((out / "hostile_int8.tflite.json").read_text())
     assert side["guard"]["chosen"] == g["chosen"] and side["quantization"]["float_nodes"]
-    assert side["parity"]["miou_delta"] * -100 <= BUDGET
+    assert -side["parity"]["miou_delta_pts"] <= BUDGET
     assert _drop_of(out / "hostile_int8.tflite", data) == pytest.approx(steps[g["chosen"]]["drop"], abs=1e-3)
 
 
