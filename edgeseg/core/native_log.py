@@ -37,26 +37,28 @@ class Captured:
 
 
 @contextlib.contextmanager
-def native_stderr(what: str = "native library") -> Iterator[Captured]:
-    """Redirect fd 2 into a temp file inside the block; log the captured lines at DEBUG."""
+def native_stderr(what: str = "native library", fd: int = 2) -> Iterator[Captured]:
+    """Redirect fd 2 (or ``fd``: LiteRT's GPU accelerator prints to fd 1 too) into a temp file inside the
+    block; log the captured lines at DEBUG."""
     out = Captured()
+    stream = sys.stdout if fd == 1 else sys.stderr
     if os.environ.get(ENV_KEEP) == "1":
         yield out
         return
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no usable fd 2 (embedded interpreter): nothing to do
+        stream.flush()
+        saved = os.dup(fd)
+    except (OSError, ValueError, AttributeError):  # no usable fd (embedded interpreter): nothing to do
         yield out
         return
     with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 2)
+        os.dup2(tmp.fileno(), fd)
         try:
             yield out
         finally:
             with contextlib.suppress(OSError, ValueError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
+                stream.flush()
+            os.dup2(saved, fd)
             os.close(saved)
             tmp.seek(0)
             out.text = tmp.read().decode("utf-8", "replace")

@@ -58,13 +58,14 @@ class LiteRTCompiledBackend(Backend):
         env = _environment(self.dispatch, self.accelerator)
         if self.accelerator == "gpu" and "tensorflow" in sys.modules:
             raise RuntimeBackendError(f"{self.path}: --accelerator gpu: {_WITH_TF}")
-        with native_stderr("LiteRT") as native:
+        # the GPU accelerator logs on fd 2 and fd 1 (its OpenCL probe), which must stay clean for `--json -`
+        with native_stderr("LiteRT") as native, native_stderr("LiteRT stdout", fd=1) as native_out:
             try:
                 self._cm = CompiledModel.from_file(str(self.path), options=opts,
                                                    **({"environment": env} if env else {}))
             except (RuntimeError, ValueError) as exc:
                 raise RuntimeBackendError(_compile_error(self.path, self.accelerator, exc)) from None
-        self._compile_log = native.text
+        self._compile_log = native.text + native_out.text
         sigs = self._cm.get_signature_list()
         self._sig = next(iter(sigs)) if sigs else "serving_default"
         ins = self._cm.get_input_tensor_details(self._sig)

@@ -125,6 +125,23 @@ def test_gpu_accelerator(tiny_tflite, tmp_path, capsys):
         assert "not GPU speed" in r["latency_note"] and "software" in table and "not GPU speed" in table
 
 
+def test_gpu_json_on_stdout_is_only_json(tiny_tflite):
+    """LiteRT's GPU accelerator prints on fd 1 while it compiles (its OpenCL probe): `--json -` stays JSON."""
+    import json
+    import subprocess
+    import sys
+
+    from edgeseg.runtime import vulkan
+
+    if not vulkan.devices():
+        pytest.skip(f"needs a Vulkan device: {vulkan.summary()}")
+    proc = subprocess.run([sys.executable, "-m", "edgeseg", "bench", str(tiny_tflite), "--backend", "litert-compiled",
+                           "--accelerator", "gpu", "--json", "-"] + FAST_ISOLATED, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["device"]["name"] == vulkan.devices()[0]["name"]
+
+
 def test_gpu_with_keras_in_one_process_is_refused(tiny_tflite, capsys):
     """--no-isolate would create the GPU accelerator beside TensorFlow, which this process holds (a segfault):
     one line instead, before any driver is touched."""
