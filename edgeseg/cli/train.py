@@ -41,6 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="resize frames to --input-size, or keep them native and pad to the output stride")
     d.add_argument("--scale", default="0.75,1.5", metavar="MIN,MAX", help="random zoom range (default 0.75,1.5)")
     d.add_argument("--rotation", type=float, default=5.0, help="max random rotation, degrees (default 5)")
+    d.add_argument("--brightness", type=float, default=0.1, help="max brightness shift on [0,1] pixels (default 0.1)")
+    d.add_argument("--contrast", type=float, default=0.2, help="contrast factor range 1 +- C (default 0.2)")
+    d.add_argument("--saturation", type=float, default=0.0, help="saturation factor range 1 +- S (default 0)")
+    d.add_argument("--gamma", type=float, default=1.0,
+                   help="gamma drawn from [1/G, G], log-uniform: dusk and shade (default 1 = none)")
+    d.add_argument("--channel-gain", type=float, default=0.0,
+                   help="per-channel gain range 1 +- K: colour casts, white balance (default 0)")
     d.add_argument("--no-augment", action="store_true", help="no random scale/rotation/flip/colour")
     add_spec_args(p)
     t = p.add_argument_group("training")

@@ -29,6 +29,12 @@ class Augment:
         hflip: Flip left-right with probability 0.5.
         brightness: Max absolute brightness shift on [0, 1] pixels.
         contrast: Contrast factor drawn from ``[1 - contrast, 1 + contrast]`` (around the image mean).
+        saturation: Saturation factor drawn from ``[1 - saturation, 1 + saturation]`` (around each
+            pixel's grey value; 0 turns the crop grey).
+        gamma: Gamma drawn log-uniformly from ``[1 / gamma, gamma]`` (> 1 darkens the mid-tones: dusk
+            and shade); 1 for none.
+        channel_gain: Per-channel gains drawn from ``[1 - channel_gain, 1 + channel_gain]`` (white
+            balance, colour casts).
     """
 
     scale: tuple[float, float] = (0.75, 1.5)
@@ -36,6 +42,9 @@ class Augment:
     hflip: bool = True
     brightness: float = 0.1
     contrast: float = 0.2
+    saturation: float = 0.0
+    gamma: float = 1.0
+    channel_gain: float = 0.0
 
     def __post_init__(self) -> None:
         lo, hi = self.scale
@@ -45,16 +54,26 @@ class Augment:
             raise UsageError(f"rotation must be within 0..45 degrees, got {self.rotation}")
         if not 0 <= self.brightness < 1 or not 0 <= self.contrast < 1:
             raise UsageError("brightness and contrast must be within [0, 1)")
+        if not 0 <= self.saturation <= 1 or not 0 <= self.channel_gain < 1:
+            raise UsageError("saturation must be within [0, 1] and channel gain within [0, 1)")
+        if not 1 <= self.gamma <= 4:
+            raise UsageError(f"gamma must be within 1..4 (the range is [1/gamma, gamma]), got {self.gamma}")
 
     @classmethod
     def none(cls) -> "Augment":
         """No augmentation at all (still crops/resizes to the training size)."""
         return cls(scale=(1.0, 1.0), rotation=0.0, hflip=False, brightness=0.0, contrast=0.0)
 
+    @property
+    def photometric(self) -> bool:
+        """Whether any colour change is drawn."""
+        return bool(self.brightness or self.contrast or self.saturation or self.gamma > 1 or self.channel_gain)
+
     def to_dict(self) -> dict:
         """JSON-ready dict (for the training manifest)."""
         return {"scale": list(self.scale), "rotation": self.rotation, "hflip": self.hflip,
-                "brightness": self.brightness, "contrast": self.contrast}
+                "brightness": self.brightness, "contrast": self.contrast, "saturation": self.saturation,
+                "gamma": self.gamma, "channel_gain": self.channel_gain}
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,9 @@ class _Draw:
     cy: tf.Tensor
     brightness: tf.Tensor
     contrast: tf.Tensor
+    saturation: tf.Tensor
+    gamma: tf.Tensor
+    gain: tf.Tensor  # [3]
 
 
 def _draw(aug: Augment, seed: tf.Tensor, out_hw: tuple[int, int], base_hw: tf.Tensor) -> _Draw:
@@ -91,7 +113,16 @@ def _draw(aug: Augment, seed: tf.Tensor, out_hw: tuple[int, int], base_hw: tf.Te
     cx = cx_lo + (cx_hi - cx_lo) * uni(4, 0.0, 1.0)
     b = uni(5, -aug.brightness, aug.brightness) if aug.brightness > 0 else tf.constant(0.0)
     c = uni(6, 1.0 - aug.contrast, 1.0 + aug.contrast) if aug.contrast > 0 else tf.constant(1.0)
-    return _Draw(scale, angle, flip, cx, cy, b, c)
+    # the colour draws added later come from a folded-in seed, so the draws above stay what they were
+    more = tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 1), num=3)
+    sat = (tf.random.stateless_uniform([], more[0], 1.0 - aug.saturation, 1.0 + aug.saturation)
+           if aug.saturation > 0 else tf.constant(1.0))
+    g = math.log(aug.gamma)
+    gamma = tf.exp(tf.random.stateless_uniform([], more[1], -g, g)) if g > 0 else tf.constant(1.0)
+    gain = (tf.random.stateless_uniform([3], more[2], 1.0 - aug.channel_gain, 1.0 + aug.channel_gain)
+            if aug.channel_gain > 0 else tf.ones([3]))
+    return _Draw(scale, angle, flip, cx, cy, b, c, sat, gamma, gain)
 
 
 def affine_matrix(in_hw: tf.Tensor, base_hw: tf.Tensor, out_hw: tuple[int, int], d: _Draw) -> tf.Tensor:
@@ -124,6 +155,23 @@ def _warp(x: tf.Tensor, matrix: tf.Tensor, out_hw: tuple[int, int], fill: float,
 def with_coverage(image: tf.Tensor) -> tf.Tensor:
     """``HxWx3`` uint8 -> ``HxWx4`` uint8 with a constant 255 fourth channel (see :func:`augment_pair`)."""
     return tf.concat([image, tf.fill(tf.concat([tf.shape(image)[:2], [1]], 0), tf.constant(255, tf.uint8))], -1)
+
+
+def _photometric(rgb: tf.Tensor, a: tf.Tensor, aug: Augment, d: _Draw) -> tf.Tensor:
+    """Colour changes on premultiplied ``rgb`` (coverage ``a``), clipped to ``[0, a]``: gamma and channel
+    gains (on the un-premultiplied values), saturation around each pixel's grey, then contrast around
+    the crop's grey mean and brightness."""
+    if aug.gamma > 1:
+        rgb = tf.pow(tf.math.divide_no_nan(rgb, a), d.gamma) * a
+    if aug.channel_gain > 0:
+        rgb = tf.minimum(rgb * d.gain, a)
+    if aug.saturation > 0:
+        pixel_grey = tf.reduce_mean(rgb, axis=-1, keepdims=True)
+        rgb = tf.clip_by_value(pixel_grey + d.saturation * (rgb - pixel_grey), 0.0, a)
+    if aug.brightness > 0 or aug.contrast > 0:
+        grey = tf.math.divide_no_nan(tf.reduce_sum(rgb), 3.0 * tf.reduce_sum(a))  # mean over in-frame pixels
+        rgb = tf.clip_by_value(rgb * d.contrast + a * (grey * (1.0 - d.contrast) + d.brightness), 0.0, a)
+    return rgb
 
 
 def augment_pair(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, *, out_hw: tuple[int, int],
@@ -161,9 +209,8 @@ def augment_pair(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, *, out_hw: 
     m = affine_matrix(in_hw, base, out_hw, d)
     w = tf.cast(_warp(image, m, out_hw, 0.0, "BILINEAR"), tf.float32) * (1.0 / 255.0)
     rgb, a = w[..., :3], w[..., 3:]
-    if aug.brightness > 0 or aug.contrast > 0:
-        grey = tf.math.divide_no_nan(tf.reduce_sum(rgb), 3.0 * tf.reduce_sum(a))  # mean over in-frame pixels
-        rgb = tf.clip_by_value(rgb * d.contrast + a * (grey * (1.0 - d.contrast) + d.brightness), 0.0, a)
+    if aug.photometric:
+        rgb = _photometric(rgb, a, aug, d)
     x = (rgb - a * mean) / std
     if bgr:
         x = x[..., ::-1]

@@ -144,7 +144,9 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
     size = tuple(model_section["input_size"])
     crop = parse_size(args.crop) if args.crop else None
     lo, hi = (float(v) for v in args.scale.split(","))
-    aug = Augment.none() if args.no_augment else Augment(scale=(lo, hi), rotation=args.rotation)
+    colour = {k: getattr(args, k) for k in ("brightness", "contrast", "saturation", "gamma", "channel_gain")
+              if getattr(args, k, None) is not None}
+    aug = Augment.none() if args.no_augment else Augment(scale=(lo, hi), rotation=args.rotation, **colour)
     pipe = PipelineConfig(input_size=size, crop=crop, fit=args.fit, output_stride=int(model_section["output_stride"]),
                           augment=aug)
     counts = train.class_pixel_counts() if args.class_weights in ("median", "enet") else (None, None)

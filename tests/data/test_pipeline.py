@@ -148,3 +148,53 @@ def test_sizes_must_match_output_stride() -> None:
     with pytest.raises(UsageError, match="crop"):
         PipelineConfig(input_size=(352, 480), crop=(100, 100), output_stride=16)
     PipelineConfig(input_size=(360, 480), fit="pad", output_stride=16)
+
+
+def _colour_only(aug_kwargs: dict, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A frame pushed through colour changes only; returns (input rgb [0,1], output rgb [0,1], mask)."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(20, 236, size=(24, 32, 3)).astype(np.uint8)
+    mask = np.zeros((24, 32), np.uint8)
+    zero, one = tf.zeros(3), tf.ones(3)
+    aug = Augment(scale=(1.0, 1.0), rotation=0.0, hflip=False, **{"brightness": 0.0, "contrast": 0.0, **aug_kwargs})
+    x, y = augment_pair(tf.constant(image), tf.constant(mask), tf.constant([seed, 7], tf.int64), out_hw=(24, 32),
+                        base_hw=(24, 32), aug=aug, mean=zero, std=one, bgr=False, void=6)
+    return image / 255.0, x.numpy(), y.numpy()
+
+
+def test_photometric_changes_do_what_they_say() -> None:
+    src, same, _ = _colour_only({})
+    np.testing.assert_allclose(same, src, atol=1 / 255)  # no change drawn: the frame itself
+    _, grey, _ = _colour_only({"saturation": 1.0}, seed=11)
+    draws = [_colour_only({"saturation": 1.0}, seed=s)[1] for s in range(6)]
+    spreads = [np.ptp(d, axis=-1).mean() / np.ptp(src, axis=-1).mean() for d in draws]
+    assert min(spreads) < 0.9 and max(spreads) > 1.1 and all(s >= 0 for s in spreads)
+    gammas = [_colour_only({"gamma": 2.0}, seed=s)[1] for s in range(8)]
+    ratios = [float(np.log(np.clip(g, 1e-3, 1)).sum() / np.log(np.clip(src, 1e-3, 1)).sum()) for g in gammas]
+    assert min(ratios) >= 0.5 - 0.02 and max(ratios) <= 2.0 + 0.02 and max(ratios) - min(ratios) > 0.3
+    gains = [_colour_only({"channel_gain": 0.3}, seed=s)[1] for s in range(4)]
+    for g in gains:  # one gain per channel, within range (clipped pixels aside)
+        ok = g < 0.999
+        per_channel = [np.median((g[..., c] / src[..., c])[ok[..., c]]) for c in range(3)]
+        assert all(0.7 - 0.01 <= v <= 1.3 + 0.01 for v in per_channel) and np.ptp(per_channel) > 0.01
+
+
+def test_colour_changes_keep_out_of_frame_pixels_at_the_mean_colour() -> None:
+    image, mask = blocky(48, 64, 8, seed=5)
+    mean, std = tf.constant(SPEC6.mean, tf.float32), tf.constant(SPEC6.std, tf.float32)
+    aug = Augment(scale=(0.5, 0.6), rotation=10.0, saturation=0.5, gamma=2.0, channel_gain=0.2)
+    x, y = augment_pair(tf.constant(image), tf.constant(mask), tf.constant([1, 2], tf.int64), out_hw=(48, 64),
+                        base_hw=(48, 64), aug=aug, mean=mean, std=std, bgr=False, void=6)
+    void = y.numpy() == 6
+    outside = void.copy()  # void pixels whose 5x5 neighbourhood is void too: no partial coverage
+    padded = np.pad(void, 2, constant_values=True)
+    for dy in range(5):
+        for dx in range(5):
+            outside &= padded[dy:dy + 48, dx:dx + 64]
+    assert outside.mean() > 0.1 and np.abs(x.numpy()[outside]).max() < 1e-5
+
+
+@pytest.mark.parametrize("kwargs", [{"gamma": 0.5}, {"saturation": 1.5}, {"channel_gain": 1.0}])
+def test_bad_colour_ranges_are_refused(kwargs: dict) -> None:
+    with pytest.raises(UsageError):
+        Augment(**kwargs)
