@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgeseg.errors import UsageError
+
 STDOUT = "-"
+MODEL_SUFFIXES = (".tflite", ".onnx", ".h5", ".keras")
 
 
 def add_json_args(group: Any) -> None:
@@ -19,20 +22,32 @@ def add_json_args(group: Any) -> None:
 
 
 def split_old_json_file(args: argparse.Namespace, positional: str = "artifacts") -> None:
-    """The old ``--json FILE`` / ``--json -``: with ``--json``, a positional ending in ``.json`` (never a
-    model file) or ``-`` is taken as ``--json-out`` (with a note), not as an artifact."""
+    """The old ``--json FILE`` / ``--json -``: with ``--json``, ``-`` means stdout, and a positional that cannot
+    be a model (a name ending in ``.json``, or a path that does not exist and has no model suffix) is taken as
+    ``--json-out`` (:func:`legacy_note` says so once it is written); real artifacts stay artifacts."""
     if not args.json:
         return
-    kept = []
+    kept, files = [], []
     for p in getattr(args, positional):
         if str(p) == STDOUT:
             continue
-        if str(p).lower().endswith(".json") and args.json_out is None:
-            sys.stderr.write(f"note: '--json FILE' is now '--json-out FILE'; writing {p}\n")
-            args.json_out, args.json = Path(p), False
-            continue
-        kept.append(p)
+        name = str(p).lower()
+        if name.endswith(".json") or (not Path(p).exists() and not name.endswith(MODEL_SUFFIXES)):
+            files.append(Path(p))
+        else:
+            kept.append(p)
+    if len(files) > 1 or (files and args.json_out is not None):
+        raise UsageError(f"--json is a flag now (JSON on stdout); give the file as --json-out FILE, not "
+                         f"{' '.join(map(str, files))}")
+    if files:
+        args.json_out, args.json, args.json_legacy = files[0], False, True
     setattr(args, positional, kept)
+
+
+def legacy_note(args: argparse.Namespace) -> None:
+    """After the JSON file was written for the old ``--json FILE``: say what the flag is called now."""
+    if getattr(args, "json_legacy", False):
+        sys.stderr.write(f"note: '--json FILE' is now '--json-out FILE' (wrote {args.json_out})\n")
 
 
 def json_targets(args: argparse.Namespace) -> list[Path]:

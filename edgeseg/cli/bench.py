@@ -10,7 +10,7 @@ from typing import Any
 
 from edgeseg.cli._common import add_dataset_args, add_spec_args, spec_from_args
 from edgeseg.cli.convert import TARGET_FLAGS
-from edgeseg.cli._json_arg import add_json_args, json_targets, json_to_stdout, split_old_json_file
+from edgeseg.cli._json_arg import add_json_args, json_targets, json_to_stdout, legacy_note, split_old_json_file
 from edgeseg.errors import EdgesegError, UsageError
 
 _BACKEND_OPTIONS = ("xnnpack", "accelerator", "providers", "graph_opt", "delegate", "delegate_options", "dispatch")
@@ -194,6 +194,7 @@ def run_bench(args: argparse.Namespace) -> int:
             print(f"failed: {f['artifact']} [{f['runtime']}, threads={f['threads']}]: {f['error']}", file=sys.stderr)
     for target in json_targets(args):
         write_json(report, target)
+    legacy_note(args)
     if args.out is not None and results:  # a matrix over already-converted artifacts
         from edgeseg.bench.matrix import write_matrix
 
@@ -228,6 +229,7 @@ def run_android(args: argparse.Namespace) -> int:
             results.append(r)
     for target in json_targets(args):
         write_json(results[0] if len(results) == 1 else {"results": results}, target)
+    legacy_note(args)
     if not json_to_stdout(args):
         for r in results:
             lat = r["latency_ms"]

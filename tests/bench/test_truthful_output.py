@@ -101,3 +101,15 @@ def test_plots_label_percent_and_points(tmp_path, monkeypatch) -> None:
     assert seen["latency_vs_miou.png"][1] == "mIoU (%)"
     assert seen["per_class_iou_delta.png"][1] == "IoU change vs Keras (points)"
     assert seen["confusion_best.png"][2].endswith("mIoU 58.03 %")
+
+
+def test_old_json_file_without_json_suffix_and_errors_stay_one_line(tiny, tmp_path, capsys) -> None:
+    out = tmp_path / "report"  # the old form with any file name: still written, the note comes after
+    assert main(["bench", str(tiny["fp32"]), "--no-isolate", *FAST, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["runtime"] == "litert"
+    assert capsys.readouterr().err.endswith(f"note: '--json FILE' is now '--json-out FILE' (wrote {out})\n")
+    bad = tmp_path / "a_file"
+    bad.write_text("x")
+    assert main(["bench", str(tiny["fp32"]), *FAST, "--json", str(bad / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
