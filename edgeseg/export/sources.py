@@ -70,7 +70,7 @@ def source_format(path: str | os.PathLike[str]) -> str:
     """``h5``, ``keras`` or ``savedmodel`` (one-line :class:`ModelError` for anything else)."""
     fmt = sniff_model_format(path)
     if fmt not in ("h5", "keras", "savedmodel"):
-        raise ModelError(f"{path}: is a {fmt} file; convert takes a Keras .keras/.h5 file or a SavedModel folder")
+        raise ModelError(f"{path}: is a {fmt} file, expected h5 or .keras (Keras) or a SavedModel folder")
     return fmt
 
 

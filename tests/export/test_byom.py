@@ -126,3 +126,15 @@ def test_grayscale_model_reads_frames_as_luminance(byom, tmp_path):
     assert all(r["miou_pct"] is not None for r in rows)
     assert main(["predict", by["onnx"]["path"], str(byom["data"] / "images"), "--out", str(tmp_path / "pred")]) == 0
     assert len(list((tmp_path / "pred").rglob("*.png"))) >= 4
+
+
+def test_lint_and_a_quiet_terminal(byom, tmp_path, capfd):
+    for form in ("keras", "savedmodel"):
+        assert main(["lint", str(byom["unet"][form]), "--json"]) in (0, 1)
+        report = json.loads(capfd.readouterr().out)
+        assert report["ops"].get("CONV_2D", 0) >= 9 and report["xnnpack"]["total"] > 0
+    rc, _ = _convert(byom["unet"]["keras"], tmp_path, byom["data"], "--fp32", "--int8", "--classes", "3")
+    assert rc == 0
+    err = capfd.readouterr().err.splitlines()
+    noise = [ln for ln in err if ln.startswith(("E0000", "W0000", "I0000", "WARNING", "INFO:")) or "Warning" in ln]
+    assert not noise and any(ln.startswith("[") and "done" in ln for ln in err)
