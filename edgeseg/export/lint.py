@@ -138,8 +138,8 @@ def lint_graph(ops: list[str], fallback: dict[str, int] | None, precision: str,
         found.append(Finding("warning", ", ".join(gpu), f"GPU delegate does not take these ops ({precision}): "
                              + "; ".join(f"{op}: {why}" for op, why in gpu.items()),
                              "they run on the CPU, and the GPU takes one partition, so ops cut off by them run "
-                             "on the CPU too (TRANSPOSE_CONV: keep the activation out of it, e.g. a separate "
-                             "ReLU after a BatchNorm)"))
+                             "on the CPU too (a TRANSPOSE_CONV followed by BatchNorm/ReLU gets the ReLU fused in: "
+                             "upsample with a resize + conv instead, ENet: --model-option upconv=resize)"))
     for op, n in sorted((fallback or {}).items()):
         found.append(Finding("warning", op, f"XNNPACK leaves {n} {op} node(s) to the builtin kernels ({precision})",
                              "these run unaccelerated; replace the layer if it is on the hot path"))
