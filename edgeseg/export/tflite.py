@@ -114,8 +114,10 @@ def write_tflite(model: bytes, out_path: Path, ctx: ExportContext, precision: st
                  quant: dict[str, Any]) -> ArtifactInfo:
     """Add TFLite metadata (named after the artifact's stem), write atomically, describe the artifact.
     Shared by the exporters and the guard's candidates."""
+    inp, _ = io_details(model)
+    channels = 1 if len(inp["shape"]) == 4 and inp["shape"][-1] == 1 else 3
     meta = SegmenterMetadata.from_spec(ctx.spec, name=out_path.stem, input_size=ctx.input_size, head=ctx.head,
-                                       version=__version__)
+                                       version=__version__, channels=channels)
     model = populate(model, meta)
     write_bytes_atomic(out_path, model)
     inp, out = io_details(model)

@@ -46,15 +46,17 @@ class SegmenterMetadata:
     label_file: str = LABEL_FILE
     activation: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    channels: int = 3  # 1: a grayscale input (GRAYSCALE colour space, one mean/std)
 
     @classmethod
     def from_spec(cls, spec: Spec, *, name: str, input_size: tuple[int, int], head: str,
-                  version: str, description: str = "") -> "SegmenterMetadata":
+                  version: str, description: str = "", channels: int = 3) -> "SegmenterMetadata":
         """Pixel-unit normalisation (``(x - 255*mean) / (255*std)``) and class labels from a spec."""
         return cls(name=name, description=description or f"{spec.name} semantic segmentation ({head})",
                    version=version, input_size=tuple(input_size),  # type: ignore[arg-type]
-                   mean=[round(255.0 * m, 6) for m in spec.mean], std=[round(255.0 * s, 6) for s in spec.std],
-                   labels=list(spec.class_names), head=head, activation=ACTIVATIONS.get(head, 0))
+                   mean=[round(255.0 * m, 6) for m in spec.mean][:channels],
+                   std=[round(255.0 * s, 6) for s in spec.std][:channels],
+                   labels=list(spec.class_names), head=head, activation=ACTIVATIONS.get(head, 0), channels=channels)
 
 
 # ----------------------------------------------------------------------------------- writing
@@ -166,10 +168,12 @@ def _custom(b: flatbuffers.Builder, name: str, data: bytes) -> int:
 def build_metadata(meta: SegmenterMetadata) -> bytes:
     """The ``M001`` ModelMetadata flatbuffer for an image segmenter."""
     b = flatbuffers.Builder(1024)
-    in_content = _image_content(b, _COLOR_RGB, meta.input_size)
+    gray = meta.channels == 1
+    in_content = _image_content(b, _COLOR_GRAY if gray else _COLOR_RGB, meta.input_size)
     units = _normalization(b, meta.mean, meta.std)
     in_stats = _stats(b, 0.0, 255.0)
-    inp = _tensor(b, "image", f"RGB image, {meta.input_size[1]}x{meta.input_size[0]}, normalised as "
+    inp = _tensor(b, "image", f"{'grayscale' if gray else 'RGB'} image, {meta.input_size[1]}x{meta.input_size[0]}, "
+                  "normalised as "
                   "(pixel - mean) / std", in_content, units, in_stats)
     kind = _FILE_VALUE_LABELS if meta.head == "argmax" else _FILE_AXIS_LABELS
     files = _tables(b, [_associated_file(b, meta.label_file, "class names, one per line", kind)])
