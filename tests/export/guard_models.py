@@ -9,7 +9,7 @@ import numpy as np
 SIZE = (64, 64)
 
 
-def build_hostile():
+def build_hostile(keras3: bool = False):
     """conv ``wide`` (3->8): seven small feature channels plus one channel spanning +-thousands, then
     an ordinary int8-friendly body (``mix`` reads only the small channels, two 3x3 convs, ``fine`` logits).
 
@@ -17,7 +17,10 @@ def build_hostile():
     channels quantise to zero and the logits collapse; keeping that tensor in float (or int16
     activations) restores them.
     """
-    from edgeseg._keras import keras
+    if keras3:  # the same model in Keras 3 (the guard takes any model source)
+        from edgeseg._keras3 import keras
+    else:
+        from edgeseg._keras import keras
 
     keras.utils.set_random_seed(0)
     inp = keras.Input((*SIZE, 3), name="image_in")
@@ -52,6 +55,6 @@ def write_dataset(model, samples_dir: Path, out: Path, count: int) -> Path:
         image = Image.open(src).convert("RGB").resize(SIZE[::-1], Image.BILINEAR)
         image.save(out / "images" / f"{src.stem}.png")
         x = preprocess(np.asarray(image), CAMVID, SIZE)[None]
-        labels = np.argmax(model(x).numpy()[0], axis=-1).astype(np.uint8)
+        labels = np.argmax(np.asarray(model(x))[0], axis=-1).astype(np.uint8)
         Image.fromarray(labels, mode="L").save(out / "masks" / f"{src.stem}.png")
     return out

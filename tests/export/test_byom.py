@@ -138,3 +138,22 @@ def test_lint_and_a_quiet_terminal(byom, tmp_path, capfd):
     err = capfd.readouterr().err.splitlines()
     noise = [ln for ln in err if ln.startswith(("E0000", "W0000", "I0000", "WARNING", "INFO:")) or "Warning" in ln]
     assert not noise and any(ln.startswith("[") and "done" in ln for ln in err)
+
+
+def test_guard_on_a_keras3_source(samples_dir, tmp_path, capsys):
+    """The accuracy guard ranks and re-quantises a Keras 3 model through the exporter's own converter."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from guard_models import build_hostile, write_dataset
+
+    model = build_hostile(keras3=True)
+    src = tmp_path / "hostile.keras"
+    model.save(src)
+    data = write_dataset(model, samples_dir, tmp_path / "data", 6)
+    rc = main(["convert", str(src), "--int8", "--preset", "camvid", "--calib-data", str(data), "--val-data", str(data),
+               "--max-miou-drop", "5", "--out", str(tmp_path / "out"), "--json", "--no-lint"])
+    assert rc == 0, capsys.readouterr().err[-1500:]
+    guard = json.loads(capsys.readouterr().out)["artifacts"][0]["guard"]
+    assert guard["met"] and guard["chosen"] > 0 and guard["steps"][0]["drop"] > 5  # plain int8 collapsed
+    assert guard["ranking"] and guard["steps"][guard["chosen"]]["drop"] <= 5
