@@ -113,8 +113,8 @@ def dense_stack(width: int, size: tuple[int, int], work: Path) -> dict[str, Any]
     conv.inference_input_type = conv.inference_output_type = tf.int8
     Path(f"{stem}_int8.tflite").write_bytes(conv.convert())
     gop = 2 * 4 * size[0] * size[1] * 9 * width * width / 1e9
-    return {"width": width, "size": list(size), "gop": gop, "keras": f"{stem}.h5", "fp32": f"{stem}_fp32.tflite",
-            "int8": f"{stem}_int8.tflite"}
+    return {"width": width, "size": list(size), "gop": gop, "paths": {
+        "keras": f"{stem}.h5", "fp32": f"{stem}_fp32.tflite", "int8": f"{stem}_int8.tflite"}}
 
 
 def zoo_model(name: str, work: Path, size: tuple[int, int]) -> dict[str, Any]:
@@ -204,28 +204,35 @@ def _pct(x: float) -> str:
 def markdown(rep: dict[str, Any], top_kinds: int = 6) -> str:
     """The tables of docs/models.md: dense rates, models, stages and the costliest op kinds."""
     m, v, d = rep["machine"], rep["versions"], rep["dense"]
-    rates = d["median_gop_per_s"]
+    whole, iso = d["median_gop_per_s"], d["median_isolated_gop_per_s"]
     out = [f"Machine: {m['cpu']}, {m['usable_cores']}/{m['cores']} cores; LiteRT {v['litert']}, TensorFlow "
            f"{v['tensorflow']}; {rep['threads']} threads; median of {rep['rounds']} alternating rounds; load "
            f"average {rep['loadavg_before']} before, {rep['loadavg_after']} after.", "",
-           "| 4 x 3x3 conv, width | size | GOP | Keras GFLOP/s | fp32 GFLOP/s | int8 GOP/s | int8 / fp32 |",
-           "|---:|---|---:|---:|---:|---:|---:|"]
+           "| 4 x 3x3 conv, width | size | GOP | Keras GFLOP/s | fp32 GFLOP/s: ops alone | whole | "
+           "int8 GOP/s: ops alone | whole | int8 / fp32 (ops alone) |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s in d["stacks"]:
-        out.append(f"| {s['width']} | {s['size'][0]}x{s['size'][1]} | {s['gop']:.2f} | {s['keras']['gop_per_s']:.0f} | "
-                   f"{s['fp32']['gop_per_s']:.0f} | {s['int8']['gop_per_s']:.0f} | "
-                   f"{s['int8']['gop_per_s'] / s['fp32']['gop_per_s']:.1f}x |")
-    out += [f"| **median** | | | **{rates['keras']:.0f}** | **{rates['fp32']:.0f}** | **{rates['int8']:.0f}** | "
-            f"**{rates['int8'] / rates['fp32']:.1f}x** |", "",
-            "| model | input | params (M) | GOPs | Keras ms (min) | fp32 ms (min) | int8 ms (min) | int8 vs Keras (min) | int8 vs fp32 | "
-            "int8 GOP/s | of dense int8 | int8 nodes on XNNPACK |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        k, f, q = s["keras"], s["fp32"], s["int8"]
+        out.append(f"| {s['width']} | {s['size'][0]}x{s['size'][1]} | {s['gop']:.2f} | "
+                   f"{k['gop_per_s']:.0f} ({k['best_gop_per_s']:.0f}) | {f['isolated_gop_per_s']:.0f} | "
+                   f"{f['gop_per_s']:.0f} ({f['best_gop_per_s']:.0f}) | {q['isolated_gop_per_s']:.0f} | "
+                   f"{q['gop_per_s']:.0f} ({q['best_gop_per_s']:.0f}) | "
+                   f"{q['isolated_gop_per_s'] / f['isolated_gop_per_s']:.1f}x |")
+    out += [f"| **median** | | | **{whole['keras']:.0f}** | **{iso['fp32']:.0f}** | {whole['fp32']:.0f} | "
+            f"**{iso['int8']:.0f}** | {whole['int8']:.0f} | **{iso['int8'] / iso['fp32']:.1f}x** |", "",
+            "Rates from the median of the round p50s; in brackets: from the fastest single run. \"Ops alone\": "
+            "the sum of the ops timed one at a time (see below).", "",
+            "| model | input | params (M) | GOPs | Keras ms | fp32 ms | int8 ms | int8 ops alone, ms | int8 vs Keras | "
+            "int8 vs fp32 | int8 GOP/s (ops alone) | of dense int8 | int8 nodes on XNNPACK |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for z in rep["models"]:
         lat, x = z["latency"], z.get("xnnpack_int8") or {}
         off = ", ".join(f"{k} x{n}" for k, n in (x.get("fallback") or {}).items())
         best = lat["keras"]["min_ms"] / lat["int8"]["min_ms"]
         out.append(f"| {z['model']} | {z['input'][0]}x{z['input'][1]} | {z['params'] / 1e6:.2f} | {z['gop']:.2f} | "
                    + " | ".join(f"{lat[k]['p50_ms']:.1f} ({lat[k]['min_ms']:.1f})" for k in ("keras", "fp32", "int8"))
-                   + f" | {z['int8_vs_keras']:.1f}x ({best:.1f}x) | {z['int8_vs_fp32']:.1f}x | {z['int8_gop_per_s']:.0f} | "
-                   f"{_pct(z['dense_share'])} | {x.get('delegated')}/{x.get('total')}{f' (off: {off})' if off else ''} |")
+                   + f" | {z['ops_isolated_ms']:.1f} | {z['int8_vs_keras']:.1f}x ({best:.1f}x) | {z['int8_vs_fp32']:.1f}x | "
+                   f"{z['isolated_gop_per_s']:.0f} | {_pct(z['dense_share'])} | "
+                   f"{x.get('delegated')}/{x.get('total')}{f' (off: {off})' if off else ''} |")
     out += ["", "Per stage (each op timed alone; ms are sums of isolated op p50s):", "",
             "| model | stage | ops | GOPs | ms | time | GOP/s | of dense int8 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for z in rep["models"]:
@@ -274,7 +281,7 @@ def main() -> int:
     for entry in [*stacks, *zoo]:
         tag = entry.get("model") or f"dense{entry['width']}"
         for kind in ("keras", "fp32", "int8"):
-            be = runtime.load(entry[kind], backend="keras" if kind == "keras" else "litert", threads=args.threads)
+            be = runtime.load((entry.get("paths") or entry)[kind], backend="keras" if kind == "keras" else "litert", threads=args.threads)
             backends.append(be)
             if kind == "int8":
                 entry["xnnpack_int8"] = be.delegated_ops()
@@ -284,20 +291,25 @@ def main() -> int:
         be.close()
     for s in stacks:
         for kind in ("keras", "fp32", "int8"):
-            s[kind] = {"p50_ms": times[f"dense{s['width']}/{kind}"], "gop_per_s":
-                       _rate(s["gop"], times[f"dense{s['width']}/{kind}"]["p50_ms"])}
-    rates = {k: statistics.median(s[k]["gop_per_s"] for s in stacks) for k in ("keras", "fp32", "int8")}
-    rep["dense"] = {"stacks": stacks, "median_gop_per_s": rates}
+            t = times[f"dense{s['width']}/{kind}"]
+            s[kind] = {**t, "gop_per_s": _rate(s["gop"], t["p50_ms"]), "best_gop_per_s": _rate(s["gop"], t["min_ms"])}
+        for kind in ("fp32", "int8"):
+            ms = sum(r["ms"] for r in profile_ops(s["paths"][kind], args.rounds, args.threads, args.op_time))
+            s[kind].update({"ops_isolated_ms": ms, "isolated_gop_per_s": _rate(s["gop"], ms)})
+    whole = {k: statistics.median(s[k]["gop_per_s"] for s in stacks) for k in ("keras", "fp32", "int8")}
+    iso = {k: statistics.median(s[k]["isolated_gop_per_s"] for s in stacks) for k in ("fp32", "int8")}
+    rep["dense"] = {"stacks": stacks, "median_gop_per_s": whole, "median_isolated_gop_per_s": iso}
     for z in zoo:
         ops = profile_ops(z["int8"], args.rounds, args.threads, args.op_time)
-        gop = sum(r["gop"] for r in ops)
+        gop, iso_ms = sum(r["gop"] for r in ops), sum(r["ms"] for r in ops)
         lat = {k: times[f"{z['model']}/{k}"] for k in ("keras", "fp32", "int8")}
         int8_ms = lat["int8"]["p50_ms"]
         z.update({"input": ops[0]["input_hw"] if ops else None, "gop": gop, "latency": lat,
-                  "int8_gop_per_s": _rate(gop, int8_ms), "dense_share": _rate(gop, int8_ms) / rates["int8"],
+                  "int8_gop_per_s": _rate(gop, int8_ms), "int8_dense_share": _rate(gop, int8_ms) / whole["int8"],
                   "int8_vs_keras": lat["keras"]["p50_ms"] / int8_ms, "int8_vs_fp32": lat["fp32"]["p50_ms"] / int8_ms,
-                  "ops_isolated_ms": sum(r["ms"] for r in ops), "stages": group(ops, "stage", rates["int8"]),
-                  "op_kinds": group(ops, "kind", rates["int8"]), "ops": ops})
+                  "ops_isolated_ms": iso_ms, "isolated_gop_per_s": _rate(gop, iso_ms),
+                  "dense_share": _rate(gop, iso_ms) / iso["int8"], "stages": group(ops, "stage", iso["int8"]),
+                  "op_kinds": group(ops, "kind", iso["int8"]), "ops": ops})
     rep["models"] = zoo
     rep["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
