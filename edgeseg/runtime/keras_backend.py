@@ -58,6 +58,11 @@ class KerasBackend(Backend):
         self._model = source
         self._tf = tf
         self._y: Any = None
+        if h is not None and w is not None:  # trace + grappler once here: its remapper notices go to -v logs
+            from edgeseg.core.native_log import native_stderr
+
+            with native_stderr("keras graph optimisation"):
+                self._fn(tf.zeros((1, h, w, c), tf.float32))
 
     @classmethod
     def engine_version(cls) -> str | None:
