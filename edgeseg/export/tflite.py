@@ -104,8 +104,8 @@ class TFLiteExporter(Exporter):
                 model = conv.convert()
         except Exception as exc:  # the converter raises many types (ConverterError, ValueError, ...)
             first = next((ln for ln in str(exc).splitlines() if "error" in ln.lower()), str(exc))
-            raise ExportError(f"TFLite {self.precision} conversion failed: {' '.join(first.split())[:200]}") \
-                from None
+            once = ". ".join(dict.fromkeys(p.strip(" .") for p in " ".join(first.split()).split(". ") if p.strip()))
+            raise ExportError(f"TFLite {self.precision} conversion failed: {once[:200]}") from None
         quant.update(weights=_weights_of(self.precision), activations=_activations_of(self.precision), io=io)
         return write_tflite(model, out_path, ctx, self.precision, quant)
 
