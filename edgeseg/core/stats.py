@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgeseg.core.dataset import FolderDataset, sequence_of
+from edgeseg.core.dataset import FolderDataset
 from edgeseg.errors import DataError
 
 
@@ -35,9 +35,8 @@ def enet_weights(pixel_counts: np.ndarray, c: float = 1.02) -> np.ndarray:
 
 
 def sequences_of(ds: FolderDataset) -> dict[str, int]:
-    """Frames per sequence (the stem before its last ``_``; CamVid ``0016E5_07959`` -> ``0016E5``), sorted."""
-    counts = Counter(sequence_of(s.stem) for s in ds.samples)
-    return dict(sorted(counts.items()))
+    """Frames per sequence (see :func:`edgeseg.core.dataset.sequence_of`), sorted by name."""
+    return dict(sorted(ds.sequences().items()))
 
 
 def inspect_dataset(ds: FolderDataset, on_item: Callable[[], None] | None = None,
