@@ -149,3 +149,13 @@ def test_all_skips_what_the_model_cannot_become_named_targets_fail(byom, tmp_pat
     captured = capsys.readouterr()
     assert rc == 1 and f"error: {target}:" in captured.err and "FAILED" in captured.out
     assert (tmp_path / "named" / "prelu_fp32.tflite.json").is_file()
+
+
+def test_keras_hub_missing_is_one_line(byom, monkeypatch):
+    from edgeseg.errors import ModelError
+    from edgeseg.export.sources import open_source
+
+    monkeypatch.setitem(sys.modules, "keras_hub", None)  # import keras_hub -> ImportError
+    with pytest.raises(ModelError, match=r"keras-hub, which is not installed: pip install 'edgeseg\[hub\]'") as err:
+        open_source(byom["deeplab"]["keras"])
+    assert "\n" not in str(err.value)
