@@ -135,15 +135,27 @@ def _fill(text: str, f: Path, o: Path) -> str:
     return text.format(F=f, O=o, S=SAMPLES, IMG=IMG)
 
 
+# `python -m edgeseg ARGS` with an exit hook that writes whether `tensorflow` was imported (the module
+# list at exit, so a case that loads TensorFlow and then fails is seen whatever its speed).
+_PROBE = ("import atexit, runpy, sys\n"
+          "def _probe(path=sys.argv.pop(1)):\n"
+          "    open(path, 'w').write(str('tensorflow' in sys.modules))\n"
+          "atexit.register(_probe)\n"
+          "sys.argv[0] = 'edgeseg'\n"
+          "runpy.run_module('edgeseg', run_name='__main__', alter_sys=True)\n")
+
+
 def _run(case: Case, corpus: Path, work: Path) -> dict:
     out = work / case.id
-    argv = [sys.executable, "-m", "edgeseg", *(_fill(a, corpus, out) for a in case.argv)]
+    probe = work / f"{case.id}.modules"
+    argv = [sys.executable, "-c", _PROBE, str(probe), *(_fill(a, corpus, out) for a in case.argv)]
     env = {**os.environ, "NO_COLOR": "1", **case.extra}
     t0 = time.perf_counter()
     r = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, cwd=work)
     secs = time.perf_counter() - t0
+    tf_loaded = probe.read_text() if probe.exists() else "no exit hook ran"
     return {"rc": r.returncode, "stdout": r.stdout, "stderr": r.stderr, "secs": secs, "out": out,
-            "outputs": [Path(_fill(p, corpus, out)) for p in case.outputs]}
+            "outputs": [Path(_fill(p, corpus, out)) for p in case.outputs], "tf_loaded": tf_loaded}
 
 
 @pytest.fixture(scope="session")
@@ -185,3 +197,11 @@ def test_bad_input(case: Case, results: dict[str, dict]) -> None:
     assert not left, f"files left behind: {left}"
     if not case.tf:
         assert r["secs"] < 30, f"{case.id} took {r['secs']:.1f} s; it should fail before TensorFlow loads"
+        assert r["tf_loaded"] == "False", f"{case.id}: tensorflow imported: {r['tf_loaded']}"
+
+
+def test_tensorflow_probe_sees_tensorflow(results: dict[str, dict]) -> None:
+    """Mutation: the cases that need the model graph load TensorFlow, and the probe reports it."""
+    tf_cases = [c.id for c in CASES if c.tf]
+    assert tf_cases and all(results[k]["tf_loaded"] == "True" for k in tf_cases), \
+        {k: results[k]["tf_loaded"] for k in tf_cases}
