@@ -93,3 +93,40 @@ def check_one_process(jobs: list[Any]) -> None:
 def job_runtime(job: Any) -> str:
     """A job's runtime as rows name it: ``litert-compiled/gpu`` on an accelerator, else the backend."""
     return runtime_label({"runtime": job.backend, "options": job.options})
+
+
+#: Below this share of equal class pixels (accelerator vs CPU, same file, same frame) a result is flagged wrong.
+MIN_AGREEMENT = 0.95
+
+
+def cpu_agreement(be: Any, raw: Any, output: Any) -> dict[str, Any] | None:
+    """The accelerator's ``output`` for ``raw`` against the same file on LiteRT's CPU (XNNPACK): share of
+    pixels with the same class, max |logit difference|; ``None`` for CPU runtimes.
+
+    LiteRT 2.3's GPU accelerator computes the shipped LinkNet int8 file wrong (47 % agreement), while its
+    fp32 file and the ENet and U-Net files agree >= 98.5 %: a GPU result is checked, not assumed.
+    """
+    import numpy as np
+
+    if getattr(be, "accelerator", "cpu") not in ("gpu", "npu"):
+        return None
+    from edgeseg import runtime
+
+    with runtime.load(be.path, "litert-compiled", threads=be.threads) as ref:
+        want = ref._decode(ref.run_raw(raw))  # pylint: disable=protected-access
+    got = be._decode(output)  # pylint: disable=protected-access
+    if got.ndim == 4:
+        same, diff = got.argmax(-1) == want.argmax(-1), float(np.abs(got - want).max())
+    else:
+        same, diff = got == want, None
+    return {"agreement": float(same.mean()), "max_abs_diff": diff,
+            "reference": "litert-compiled on the CPU, the latency input frame"}
+
+
+def agreement_warning(r: dict[str, Any]) -> str | None:
+    """A one-line warning when the accelerator's output disagrees with the CPU's, else ``None``."""
+    a = r.get("cpu_agreement") or {}
+    if a.get("agreement") is None or a["agreement"] >= MIN_AGREEMENT:
+        return None
+    return (f"its output agrees with LiteRT's CPU on only {100 * a['agreement']:.1f} % of the pixels of the input "
+            f"frame: the {accelerator(r) or 'accelerator'} result is wrong, not a different rounding")

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeseg.bench.device import device_label, runtime_label, software_note
+from edgeseg.bench.device import agreement_warning, device_label, runtime_label, software_note
 from edgeseg.core.fileio import write_text_atomic
 from edgeseg.core.table import format_table
 
@@ -86,6 +86,10 @@ def write_matrix(results: list[dict[str, Any]], failures: list[dict[str, Any]], 
     notes = sorted({f"- {runtime_label(r)}: {software_note(r)}" for r in results if software_note(r)})
     if notes:
         md += ["Software devices (their rows are left out of the latency plot):", "", *notes, ""]
+    wrong = [f"- **{Path(r['artifact']).name} [{runtime_label(r)}]**: {agreement_warning(r)}" for r in results
+             if agreement_warning(r)]
+    if wrong:
+        md += ["## Accelerator results that disagree with the CPU", "", *wrong, ""]
     if failures:
         md += ["## Failures", ""] + [f"- {f['artifact']} [{f['runtime']}, threads={f['threads']}]: {f['error']}"
                                      for f in failures] + [""]

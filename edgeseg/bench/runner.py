@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeseg.bench.device import cpu_agreement
 from edgeseg.bench.latency import LatencyConfig, measure_invoke, measure_pre_post
 from edgeseg.bench.system import machine_info, peak_rss_mb, versions
 from edgeseg.core.spec import Spec
@@ -159,6 +160,7 @@ def run_job(job: BenchJob) -> dict[str, Any]:
     raw = be._encode(x)  # pylint: disable=protected-access
     lat = measure_invoke(be, raw, cfg)
     lat.init_ms = init_ms
+    last_output = np.array(be.get_output())  # the accelerator's answer on the latency frame, for cpu_agreement
     if image is not None:
         lat.pre_ms, lat.post_ms = measure_pre_post(be, image, lambda im: preprocess(im, spec, size, channels),
                                                   cfg.pre_post_runs)
@@ -174,7 +176,7 @@ def run_job(job: BenchJob) -> dict[str, Any]:
         "input": {"source": source, "shape": [1, *size, 3], "dtype": be.input.dtype,
                   "quantization": [be.input.scale, be.input.zero_point] if be.input.quantized else None},
         **lat.to_dict(), "peak_rss_mb": rss, "delegated_ops": delegated, "delegated_share": share,
-        "device": be.device(),
+        "device": be.device(), "cpu_agreement": cpu_agreement(be, raw, last_output),
     }
     if out["device"] and out["device"].get("software"):
         from edgeseg.bench.device import software_note

@@ -283,13 +283,16 @@ def write_json(report: dict[str, Any], target: Path) -> None:
 
 
 def _print_device_notes(results: list[dict[str, Any]]) -> None:
-    """One ``note:`` per software-device result: its latency is not GPU speed."""
-    from edgeseg.bench.device import runtime_cell, software_note
+    """One ``note:`` per software-device result (its latency is not GPU speed), one ``warning:`` on stderr per
+    accelerator result that disagrees with the CPU."""
+    from edgeseg.bench.device import agreement_warning, runtime_cell, software_note
 
     for r in results:
-        note = software_note(r)
+        note, warn = software_note(r), agreement_warning(r)
         if note:
             print(f"note: {Path(r['artifact']).name} [{runtime_cell(r)}]: {note}")
+        if warn:
+            print(f"warning: {Path(r['artifact']).name} [{runtime_cell(r)}]: {warn}", file=sys.stderr)
 
 
 def result_row(r: dict[str, Any]) -> list[Any]:

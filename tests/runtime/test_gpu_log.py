@@ -40,3 +40,13 @@ def test_adapter_and_labels():
           "device": {"name": "Mali-G710", "vendor": "ARM", "software": False}}
     assert software_note(hw) is None and runtime_cell(hw) == "litert-compiled/gpu: Mali-G710 (ARM)"
     assert runtime_cell({"runtime": "litert", "options": {}, "device": None}) == "litert"
+
+
+def test_disagreeing_accelerator_is_flagged():
+    from edgeseg.bench.device import MIN_AGREEMENT, agreement_warning
+
+    r = {"runtime": "litert-compiled", "options": {"accelerator": "gpu"}, "cpu_agreement": {"agreement": 0.4737}}
+    assert "47.4 %" in agreement_warning(r) and "gpu result is wrong" in agreement_warning(r)
+    r["cpu_agreement"]["agreement"] = MIN_AGREEMENT
+    assert agreement_warning(r) is None
+    assert agreement_warning({"runtime": "litert", "options": {}, "cpu_agreement": None}) is None
