@@ -47,8 +47,8 @@ EOF
 fi
 LOG=$(mktemp)
 export DEBIAN_FRONTEND=noninteractive
-if timeout 600 apt-get update -qq >"$LOG" 2>&1 &&
-   timeout 900 apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+timeout 600 apt-get update -qq >"$LOG" 2>&1 || true  # one broken source must not stop the install
+if timeout 900 apt-get install -y -qq --no-install-recommends -t bookworm-backports \
        mesa-vulkan-drivers libvulkan1 >>"$LOG" 2>&1 && have_lavapipe; then
     say "installed $(dpkg-query -W -f='mesa-vulkan-drivers ${Version}' mesa-vulkan-drivers)"
 else
