@@ -22,7 +22,16 @@ def test_argmax_head_gives_uint8_class_map(tiny_h5, samples_dir, tmp_path):
     res = convert_model(tiny_h5, ["fp32", "int8"], tmp_path, calib=samples_dir, calib_count=4,
                         input_size="64x64", io="uint8", head="argmax", verify_data=samples_dir)
     by = {r["target"]: r for r in res}
-    assert by["int8"]["input"]["dtype"] == "uint8" and by["int8"]["input"]["scale"] > 0
+    # the contract of a raw-pixel uint8 input: pixel p is the integer p (scale 1, zero point 0), in the result
+    # and in the written file
+    assert by["int8"]["input"]["dtype"] == "uint8"
+    assert by["int8"]["input"]["scale"] == 1.0 and by["int8"]["input"]["zero_point"] == 0
+    _check_raw_pixel_input(Path(by["int8"]["path"]))
+    # mutation: the same file with its input scale edited to 2 (every pixel read as twice its value) fails it
+    broken = tmp_path / "broken_scale.tflite"
+    _edit_tflite(Path(by["int8"]["path"]), broken, _set_input_scale(2.0))
+    with pytest.raises(AssertionError, match="scale"):
+        _check_raw_pixel_input(broken)
     assert by["fp32"]["output"]["dtype"] == by["int8"]["output"]["dtype"] == "uint8"
     assert by["fp32"]["output"]["shape"] == [1, 64, 64]
     model = keras.models.load_model(tiny_h5, compile=False)
@@ -39,8 +48,91 @@ def test_argmax_head_gives_uint8_class_map(tiny_h5, samples_dir, tmp_path):
 def test_softmax_head(tiny_h5, tmp_path, samples_dir):
     from edgeseg.export import convert_model
 
+    from edgeseg import runtime
+
     (r,) = convert_model(tiny_h5, ["onnx"], tmp_path, input_size="64x64", head="softmax", verify_data=samples_dir)
     assert r["output"]["name"] == "probabilities" and r["parity"]["passed"] is True
+    x = np.random.default_rng(0).normal(size=(1, 64, 64, 3)).astype(np.float32)
+    with runtime.load(tiny_h5) as keras_be, runtime.load(r["path"]) as be:
+        logits, probs = keras_be.run(x), be.run(x)
+    _check_probabilities(probs, logits)  # measured: max |p - softmax(keras)| 1e-7 or less; limit 1e-5
+    with pytest.raises(AssertionError):  # mutation: a head that forgot the softmax (the logits themselves)
+        _check_probabilities(logits, logits)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _check_probabilities(probs: np.ndarray, logits: np.ndarray) -> None:
+    assert probs.min() >= 0.0 and probs.max() <= 1.0 + 1e-6
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(probs, _softmax(logits.astype(np.float64)), atol=1e-5)
+
+
+def _check_raw_pixel_input(path: Path) -> None:
+    from edgeseg import runtime
+
+    with runtime.load(path) as be:
+        i = be.input
+        assert i.dtype == "uint8" and i.quantized, i
+        assert i.scale == 1.0 and i.zero_point == 0, f"raw pixels need scale 1, zero point 0: {i}"
+
+
+def _edit_tflite(src: Path, dst: Path, edit) -> None:
+    """Write a copy of ``src`` with ``edit(ModelT)`` applied (the appended label zip is dropped)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as fb
+
+    obj = fb.ModelT.InitFromPackedBuf(bytearray(src.read_bytes()), 0)
+    edit(obj)
+    b = flatbuffers.Builder(0)
+    b.Finish(obj.Pack(b), file_identifier=b"TFL3")
+    dst.write_bytes(bytes(b.Output()))
+
+
+def _set_input_scale(scale: float):
+    def edit(obj) -> None:
+        sub = obj.subgraphs[0]
+        sub.tensors[sub.inputs[0]].quantization.scale = [scale]
+    return edit
+
+
+def _negate_largest_float_buffer(obj) -> None:
+    """A whole, loadable model that computes the wrong thing: its largest float32 constant negated."""
+    buf = max(obj.buffers, key=lambda b: 0 if b.data is None else len(b.data))
+    data = np.frombuffer(bytes(bytearray(buf.data)), np.float32)
+    buf.data = np.frombuffer((-data).tobytes(), np.uint8).copy()
+
+
+def test_broken_artifact_fails_parity_and_strict_exits_1(tiny_h5, samples_dir, tmp_path, capsys, monkeypatch):
+    """Mutation of the artifact, not of the verifier: the fp32 file is written with its largest weight tensor
+    negated. Parity must say so, and --strict must turn it into exit 1 (the same command on the real file
+    exits 0: test_cli_json_schema)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as fb
+
+    from edgeseg.cli.main import main
+    from edgeseg.export import tflite
+
+    write = tflite.write_tflite
+
+    def broken_write(model: bytes, *args, **kwargs):
+        obj = fb.ModelT.InitFromPackedBuf(bytearray(model), 0)
+        _negate_largest_float_buffer(obj)
+        b = flatbuffers.Builder(0)
+        b.Finish(obj.Pack(b), file_identifier=b"TFL3")
+        return write(bytes(b.Output()), *args, **kwargs)
+
+    monkeypatch.setattr(tflite, "write_tflite", broken_write)
+    rc = main(["convert", str(tiny_h5), "--fp32", "--input-size", "64x64", "--verify-data", str(samples_dir),
+               "--out", str(tmp_path), "--json", "--strict"])
+    out = capsys.readouterr()
+    assert rc == 1, out.err
+    (a,) = json.loads(out.out)["artifacts"]
+    assert a["parity"]["passed"] is False and a["parity"]["agreement_pct"] < 99.9, a["parity"]
+    assert "parity below expectation: tiny_fp32.tflite" in out.err
 
 
 def test_int8_without_calibration_is_one_line_error(tiny_h5, tmp_path):
