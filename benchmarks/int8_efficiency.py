@@ -135,6 +135,7 @@ def zoo_model(name: str, work: Path, size: tuple[int, int]) -> dict[str, Any]:
     opts = {k: json.loads(v) if v[:1] in "0123456789[" else v
             for k, v in (kv.split("=", 1) for kv in spec.split(",") if kv)}
     keras.utils.set_random_seed(0)
+    size = models.round_up_size(size, models.input_multiple(arch, **opts))  # 360x480 -> 384x480 at stride 32
     model = models.build(arch, 11, size, **opts)
     h5 = work / f"{arch}{'_' + '_'.join(f'{k}{v}' for k, v in opts.items()) if opts else ''}.h5"
     model.save(h5)
@@ -254,7 +255,7 @@ def main() -> int:
     ap.add_argument("--zoo", nargs="*", default=["camvid-enet", "camvid-unet", "camvid-linknet"])
     ap.add_argument("--new", nargs="*", default=["rtseg", "rtseg:block=inverted"],
                     help="registry architectures built untrained: NAME or NAME:KEY=VALUE,...")
-    ap.add_argument("--size", default="360x480", help="input size of the --new models")
+    ap.add_argument("--size", default="360x480", help="input size of the --new models (rounded up to their multiple)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=10, help="timed runs per round (at least --min-time)")

@@ -17,16 +17,6 @@ def _channels(width: float) -> tuple[int, ...]:
     return tuple(max(16, int(round(c * width / 16.0)) * 16) for c in _CHANNELS)
 
 
-def _resize_to(x: Any, like: Any, name: str) -> Any:
-    """Bilinear resize of ``x`` to the spatial size of ``like``: ``UpSampling2D`` when the factor is
-    an exact integer, else ``Resizing`` (a 23x30 -> 45x60 step at 360x480, where 'same' strided
-    convs round up)."""
-    (h, w), (th, tw) = (int(d) for d in x.shape[1:3]), (int(d) for d in like.shape[1:3])
-    if th % h == 0 and tw % w == 0 and th // h == tw // w:
-        return L.UpSampling2D(th // h, interpolation="bilinear", name=name)(x)
-    return L.Resizing(th, tw, interpolation="bilinear", name=name)(x)
-
-
 def _block(x: Any, filters: int, name: str, act: str, *, strides: int = 1) -> Any:
     """Basic residual block: two dense 3x3 conv+BN, identity (or strided 1x1 projection) added, act.
 
@@ -54,10 +44,10 @@ def _inverted(x: Any, filters: int, name: str, act: str, *, strides: int = 1, ex
 
 def _fuse(deep: Any, skip: Any, name: str, act: str) -> Any:
     """Decoder step: 1x1 conv+BN of the deeper map to the skip's width (at the low resolution,
-    where it is cheap), bilinear resize to the skip's size, add, act, then a 3x3 conv+BN+act."""
+    where it is cheap), bilinear x2 resize, add to the skip, act, then a 3x3 conv+BN+act."""
     filters = int(skip.shape[-1])
     y = conv_bn_act(deep, filters, 1, f"{name}_lateral", act=None)
-    y = _resize_to(y, skip, f"{name}_up")
+    y = L.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up")(y)
     y = activation(L.Add(name=f"{name}_add")([skip, y]), act, f"{name}_add")
     return conv_bn_act(y, filters, 3, f"{name}_refine", act=act)
 
@@ -68,25 +58,27 @@ def _fuse(deep: Any, skip: Any, name: str, act: str) -> Any:
                 "decoder to 1/4, bilinear x4 head",
     paper="edgeseg (no paper); shaped after the real-time segmenters BiSeNetV2 (Yu 2021), STDC (Fan 2021), "
           "Fast-SCNN (Poudel 2019), DDRNet-slim (Hong 2021) and LR-ASPP (Howard 2019): a strided dense-conv "
-          "stem, residual stages at 1/8-1/32, lateral 1x1 + bilinear upsampling + add fusion (SwiftNet/LinkNet style), classifier at 1/4",
+          "stem, residual stages at 1/8-1/32, lateral 1x1 + bilinear upsampling + add fusion (SwiftNet/LinkNet "
+          "style), classifier at 1/4",
     deviations="not a published network: dense 3x3 convs instead of depthwise-separable ones (XNNPACK's int8 "
                "dense convs run ~4x its fp32 rate, depthwise ones are memory-bound), adds instead of "
                "concatenations, no global pooling branch (int8 AVERAGE_POOL_2D over a whole map is not "
-               "delegated), ReLU fused into every conv and add; 'same' strided convs round 1/16 and 1/32 "
-               "up (45x60 -> 23x30 -> 12x15 at 360x480) and the decoder resizes back to the skip's exact "
-               "size, so any multiple of 8 is accepted; no auxiliary booster heads (the training loop "
+               "delegated), ReLU fused into every conv and add; every upsampling is an exact bilinear x2 "
+               "(x4 at the head), hence input sides that are multiples of 32 (CamVid: 352x480 or 384x480; "
+               "fixed-size resizes to the skips would not survive the rebuild at the training crop size); "
+               "no auxiliary booster heads (the training loop "
                "takes one output); block 'inverted' swaps the residual stages for MobileNetV2 inverted "
                "residuals (1x1 expand, depthwise 3x3, linear 1x1 project).",
     options={"width": 1.0, "blocks": (2, 2, 2), "activation": "relu", "block": "basic", "expansion": 4},
     choices={"activation": ("relu", "relu6"), "block": ("basic", "inverted")},
-    stride=8,
+    stride=32,
 )
 def build_rtseg(inputs: Any, num_classes: int, *, width: float, blocks: tuple[int, ...], activation: str,
                 block: str, expansion: int) -> Any:
     """RTSeg logits.
 
     Args:
-        inputs: The ``(H, W, 3)`` input tensor, ``H`` and ``W`` multiples of 8.
+        inputs: The ``(H, W, 3)`` input tensor, ``H`` and ``W`` multiples of 32.
         num_classes: Output channels.
         width: Multiplier of the 32/32/64/128/256 stage widths (rounded to multiples of 16).
         blocks: Residual blocks at 1/8, 1/16 and 1/32 (the first of each stride 2).
@@ -117,5 +109,4 @@ def build_rtseg(inputs: Any, num_classes: int, *, width: float, blocks: tuple[in
     y = _fuse(y, s8, "dec8", act)
     y = _fuse(y, s4, "dec4", act)
     y = L.Conv2D(num_classes, 1, name="classifier")(y)
-    factor = int(inputs.shape[1]) // int(y.shape[1])
-    return L.UpSampling2D(factor, interpolation="bilinear", name="head_up")(y)
+    return L.UpSampling2D(4, interpolation="bilinear", name="head_up")(y)
