@@ -19,6 +19,32 @@ EXPECTED_NAMES = {
 }
 
 
+# Parity on the 11 sample frames, per target: (min agreement %, max |logit diff|, max mean |logit diff|).
+# Measured: fp32 100 / 0 / 0; fp16 99.98 / 0.00096 / 9.9e-5; dynamic 99.47 / 0.0147 / 0.0017;
+# int8 97.53 / 0.028 / 0.0045; int16x8 99.33 / 0.0098 / 0.0017; onnx 100 / 6e-7 / 4e-8;
+# onnx-fp16 99.97 / 0.0015 / 1.2e-4; onnx-int8 97.58 / 0.028 / 0.0045.
+# Limits: about 0.5-1 point under the agreement, about 2x the differences. Mutations of the int8 file they
+# catch: test_parity_limits_catch_broken_int8.
+PARITY_LIMITS = {
+    "fp32": (99.9, 1e-4, 1e-5), "fp16": (99.9, 0.003, 3e-4), "dynamic": (99.0, 0.03, 0.0035),
+    "int8": (96.5, 0.05, 0.008), "int16x8": (98.8, 0.02, 0.0035), "onnx": (99.9, 1e-4, 1e-5),
+    "onnx-fp16": (99.9, 0.003, 3e-4), "onnx-int8": (96.5, 0.05, 0.008),
+}
+# The tiny model is untrained (Keras mIoU 1.18 %), so an absolute mIoU limit in points cannot fail: the change
+# is held relative to Keras' mIoU. Measured: at most 4.2 % of it (onnx-int8: -0.050 of 1.184 points).
+MIOU_REL_LIMIT = 0.10
+
+
+def _check_parity(target: str, par: dict) -> None:
+    agree, max_diff, mean_diff = PARITY_LIMITS[target]
+    assert par["agreement_pct"] >= agree, f"{target}: agreement {par['agreement_pct']} %"
+    assert par["max_abs_diff"] < max_diff, f"{target}: max |diff| {par['max_abs_diff']}"
+    assert par["mean_abs_diff"] < mean_diff, f"{target}: mean |diff| {par['mean_abs_diff']}"
+    assert par["miou_keras_pct"] > 0.5, par  # a mIoU to compare against (measured 1.18)
+    assert abs(par["miou_delta_pts"]) <= MIOU_REL_LIMIT * par["miou_keras_pct"], f"{target}: {par}"
+    assert par["miou_delta_pts"] == pytest.approx(par["miou_artifact_pct"] - par["miou_keras_pct"], abs=2e-4)
+
+
 @pytest.mark.parametrize("target", list(EXPECTED_NAMES))
 def test_artifact_written_loaded_and_verified(converted, target):
     from edgeseg import runtime
@@ -39,6 +65,7 @@ def test_artifact_written_loaded_and_verified(converted, target):
         assert par["passed"] is True and par["agreement_pct"] >= 99.5
     else:
         assert par["agreement_pct"] > 90.0 and abs(par["miou_delta_pts"]) < 5
+    _check_parity(target, par)
     side = Manifest.load(r["manifest"])
     art = side["artifact"]
     assert art["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -47,10 +74,102 @@ def test_artifact_written_loaded_and_verified(converted, target):
     assert side.spec.name == "camvid" and side.to_dict()["preprocessing"]["mean"] == list(side.spec.mean)
 
 
-def test_calibrated_targets_record_calibration(converted):
+def test_calibrated_targets_record_calibration(converted, samples_dir):
+    stems = sorted(p.stem for p in (samples_dir / "images").iterdir())
     for target in ("int8", "int16x8", "onnx-int8"):
         q = Manifest.load(converted[target]["manifest"])["quantization"]
         assert q["calibration_images"] == 4 and q["calibration"]["images"] == 4
+        # 4 frames spread over the 11: the first and the last
+        assert (q["calibration"]["first"], q["calibration"]["last"]) == (stems[0], stems[-1])
+    # The record against the file itself: minmax calibration gives the int8 input the range (0 included) of
+    # the frames it saw. Frames 0, 3, 7, 10 (spread) give scale 0.0185136; the first 4 (0-3) 0.0184580.
+    from edgeseg.core.dataset import FolderDataset
+    from edgeseg.core.presets import CAMVID
+    from edgeseg.core.preprocess import preprocess
+
+    ds = FolderDataset(samples_dir / "images", samples_dir / "masks", CAMVID)
+
+    def input_scale(indices: list[int]) -> float:
+        x = np.stack([preprocess(ds.read_image(i), CAMVID, (64, 64)) for i in indices])
+        return float(max(0.0, x.max()) - min(0.0, x.min())) / 255.0
+
+    from ai_edge_litert import schema_py_generated as fb
+
+    obj = fb.ModelT.InitFromPackedBuf(bytearray(Path(converted["int8"]["path"]).read_bytes()), 0)
+    sub = obj.subgraphs[0]
+    codes = [op.builtinCode or op.deprecatedBuiltinCode for op in obj.operatorCodes]
+    (quant,) = [op for op in sub.operators if codes[op.opcodeIndex] == fb.BuiltinOperator.QUANTIZE
+                and op.inputs[0] == sub.inputs[0]]  # float input -> int8: the calibrated input range
+    scale = float(sub.tensors[quant.outputs[0]].quantization.scale[0])
+    assert scale == pytest.approx(input_scale([0, 3, 7, 10]), rel=1e-6)
+    assert scale != pytest.approx(input_scale([0, 1, 2, 3]), rel=1e-3)  # mutation: other frames, another range
+
+
+def _edit_int8(src: Path, dst: Path, mutation: str) -> None:
+    """A copy of the int8 file with one thing broken; it still loads and runs.
+
+    Constants are edited, not activation quantisation: an activation's scale and zero point are shared by
+    the op that writes it and the op that reads it, so editing them cancels out (except for clipping).
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as fb
+
+    obj = fb.ModelT.InitFromPackedBuf(bytearray(src.read_bytes()), 0)
+    sub = obj.subgraphs[0]
+    codes = [op.builtinCode or op.deprecatedBuiltinCode for op in obj.operatorCodes]
+    convs = [op for op in sub.operators if codes[op.opcodeIndex] == fb.BuiltinOperator.CONV_2D]
+    if mutation == "logits shifted by 0.1":  # what a dropped zero point does: argmax unchanged
+        bias = sub.tensors[convs[-1].inputs[2]]
+        buf = obj.buffers[bias.buffer]
+        data = np.frombuffer(bytes(bytearray(buf.data)), np.int32)
+        step = np.rint(0.1 / np.asarray(bias.quantization.scale, np.float64)).astype(np.int32)
+        buf.data = np.frombuffer((data + step).tobytes(), np.uint8).copy()
+    elif mutation == "logit weights' scale 1.5x":
+        q = sub.tensors[convs[-1].inputs[1]].quantization
+        q.scale = [float(v) * 1.5 for v in q.scale]
+    else:  # "BGR": the first convolution reads its input channels reversed
+        w = sub.tensors[convs[0].inputs[1]]
+        buf = obj.buffers[w.buffer]
+        data = np.frombuffer(bytes(bytearray(buf.data)), np.int8).reshape(w.shape)  # OHWI
+        buf.data = np.frombuffer(np.ascontiguousarray(data[..., ::-1]).tobytes(), np.uint8).copy()
+    b = flatbuffers.Builder(0)
+    b.Finish(obj.Pack(b), file_identifier=b"TFL3")
+    dst.write_bytes(bytes(b.Output()))
+
+
+MUTATIONS = ("logits shifted by 0.1", "logit weights' scale 1.5x", "BGR")
+
+
+@pytest.fixture(scope="module")
+def broken_int8_parity(converted, tiny_h5, samples_dir, tmp_path_factory):
+    """Parity, computed by the exporter's own verifier, of three broken copies of the int8 file."""
+    from edgeseg.export.convert import plan_conversion
+    from edgeseg.export.registry import get_exporter
+    from edgeseg.export.verify import verify_artifacts
+
+    out = tmp_path_factory.mktemp("broken_int8")
+    paths = [out / f"broken_{i}.tflite" for i in range(len(MUTATIONS))]
+    for path, mutation in zip(paths, MUTATIONS):
+        _edit_int8(Path(converted["int8"]["path"]), path, mutation)
+    plan = plan_conversion(tiny_h5, ["fp32"], input_size="64x64", verify_data=samples_dir)
+    results = verify_artifacts(plan.reference, [(p, get_exporter("int8")) for p in paths], plan.verification.pairs(),
+                               plan.ctx.spec, with_labels=True, threads=1)
+    return dict(zip(MUTATIONS, results))
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_parity_limits_catch_broken_int8(broken_int8_parity, mutation):
+    """A constant logit shift (a dropped zero point's effect) leaves the argmax, agreement and mIoU, as they were:
+    the logit differences must catch it. A wrong scale and reversed input channels must fail too."""
+    # measured: shift 0.125 max / 0.101 mean, agreement 97.60; scale 0.69 / 0.15, 97.19; BGR agreement 85.7,
+    # mIoU change -0.261 of 1.184 points (22 %)
+    par = broken_int8_parity[mutation]
+    with pytest.raises(AssertionError, match="agreement" if mutation == "BGR" else "max .diff"):
+        _check_parity("int8", par)
+    if mutation == "BGR":  # the relative mIoU limit alone catches it too
+        assert abs(par["miou_delta_pts"]) > MIOU_REL_LIMIT * par["miou_keras_pct"]
+    else:
+        assert par["mean_abs_diff"] > PARITY_LIMITS["int8"][2]
 
 
 def test_tflite_ops_are_builtins(converted):
