@@ -50,7 +50,8 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, with the format and edgeseg versions stamped in."""
         d = {"manifest_version": MANIFEST_VERSION, "edgeseg_version": __version__}
-        d.update(self.sections)
+        # ``written_by`` (set on load) is the version that wrote the file read; this document stamps its own
+        d.update((k, v) for k, v in self.sections.items() if k != "written_by")
         d["spec"] = self.spec.to_dict()
         d.setdefault("preprocessing", preprocessing_of(self.spec))
         return d

@@ -104,3 +104,20 @@ def test_sniffing(tmp_path):
     for name, msg in (("empty.h5", "empty"), ("junk.h5", "unrecognised"), ("missing.h5", "no such file")):
         with pytest.raises(ModelError, match=msg):
             sniff_model_format(tmp_path / name)
+
+
+def test_manifest_load_save_load_is_idempotent(tmp_path, samples_dir):
+    """Load -> save -> load gives the same manifest and the same file: loading records ``written_by`` (the
+    version that wrote the file) in memory, and saving must not write it back as a section of its own."""
+    from edgeseg import __version__
+
+    m = Manifest(CAMVID.with_(input_size=(64, 96)), model={"architecture": "enet", "output_stride": 8},
+                 training={"epochs_done": 3, "best_val_miou": 41.5},
+                 dataset={"images": str(samples_dir / "images"), "masks": str(samples_dir / "masks"), "count": 11})
+    first = m.save(tmp_path / "a.json")
+    loaded = Manifest.load(first)
+    assert loaded["written_by"] == __version__
+    second = loaded.save(tmp_path / "b.json")
+    assert json.loads(second.read_text()) == json.loads(first.read_text())  # mutation: a key added on save
+    again = Manifest.load(second)
+    assert again.to_dict() == loaded.to_dict() and again.spec == loaded.spec == m.spec
