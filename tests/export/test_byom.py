@@ -157,3 +157,16 @@ def test_guard_on_a_keras3_source(samples_dir, tmp_path, capsys):
     guard = json.loads(capsys.readouterr().out)["artifacts"][0]["guard"]
     assert guard["met"] and guard["chosen"] > 0 and guard["steps"][0]["drop"] > 5  # plain int8 collapsed
     assert guard["ranking"] and guard["steps"][guard["chosen"]]["drop"] <= 5
+
+
+def test_uint8_io_and_argmax_head_on_a_hub_model(byom, tmp_path):
+    """--io uint8 puts the (assumed 'unit') normalisation into the graph of a keras-hub model; raw pixels in."""
+    rc, res = _convert(byom["deeplab"]["keras"], tmp_path, byom["data"], "--fp32", "--int8", "--io", "uint8",
+                       "--head", "argmax", "--classes", "3")
+    assert rc == 0
+    by = {r["target"]: r for r in res["artifacts"]}
+    assert by["int8"]["input"]["dtype"] == "uint8" and by["int8"]["input"]["scale"] == 1.0
+    assert by["int8"]["input"]["zero_point"] == 0 and by["fp32"]["output"]["dtype"] == "uint8"
+    assert by["fp32"]["parity"]["passed"]  # a wrong in-graph normalisation would fail the fp32 agreement
+    pre = Manifest.load(by["fp32"]["manifest"]).get("preprocessing")
+    assert pre["normalisation"] == "in graph" and pre["graph_std"] == [1.0, 1.0, 1.0]
