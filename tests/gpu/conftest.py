@@ -1,19 +1,15 @@
-"""GPU fixtures: a Vulkan device (else skip), two sample frames, ENet fp32/fp16 converted once, a TF-free runner."""
+"""GPU fixtures: a Vulkan device (else skip), two sample frames, ENet fp32/fp16 converted once."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-ZOO = HERE.parents[1] / "models"
-#: Two of the bundled frames (the GPU is a software device here: ~1-3 s per ENet frame).
-FRAMES = ("0016E5_07959", "0016E5_08159")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_helpers import FRAMES, ZOO  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -49,11 +45,3 @@ def enet_files(vulkan_device: dict, tmp_path_factory: pytest.TempPathFactory, fr
                  "--out", str(out)]) == 0
     return {"fp32": out / "camvid-enet_fp32.tflite", "fp16": out / "camvid-enet_fp16.tflite",
             "int8": ZOO / "camvid-enet" / "camvid-enet_int8.tflite"}
-
-
-def run_tf_free(*args: str) -> dict:
-    """``gpu_parity.py ARGS`` in a fresh process (no TensorFlow there); its JSON line."""
-    proc = subprocess.run([sys.executable, str(HERE / "gpu_parity.py"), *args], capture_output=True, text=True,
-                          timeout=600, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from conftest import ZOO, run_tf_free
+from gpu_helpers import ZOO, run_tf_free
 from edgeseg.export.lint_gpu import gpu_gaps
 from edgeseg.runtime.tflite_check import verify_tflite
 
