@@ -167,9 +167,48 @@ class OnnxInt8Exporter(Exporter):
             raise ExportError("onnx-int8 needs calibration images (--calib-data)")
         pre, rewrites = qdq_input(graph, ctx, Path(ctx.work_dir))
         q = Path(ctx.work_dir) / "onnx_int8_q.onnx"
-        quantize_qdq(pre, q, ctx)
-        extra = {"graph_rewrites": rewrites} if rewrites else {}
+        kept = _quantize_runnable(pre, q, ctx)
+        extra: dict[str, Any] = {"graph_rewrites": rewrites} if rewrites else {}
+        if kept:
+            extra["float_op_types"] = kept
         return write_qdq(q, out_path, ctx, "int8", extra)
+
+
+def _quantize_runnable(pre: Path, q: Path, ctx: ExportContext, tries: int = 3) -> list[str]:
+    """Quantise; if ONNX Runtime cannot run the result (e.g. SegFormer: the ``QLinearGlobalAveragePool`` made of
+    LayerNorm's mean fails with "parameter out of computation range"), keep the failing node's op type in float
+    and quantise again. Returns the op types kept in float (recorded as ``quantization.float_op_types``)."""
+    import onnx
+
+    kept: list[str] = []
+    for _ in range(tries):
+        exclude = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type in kept] if kept else None
+        quantize_qdq(pre, q, ctx, exclude)
+        failed = _failing_node(q)
+        if failed is None:
+            return kept
+        op = next((n.op_type for n in onnx.load(str(pre)).graph.node if n.name == failed), None)
+        if op is None or op in kept:
+            break  # nothing more to try: the exporter's run-once check reports it
+        log.info("ONNX Runtime cannot run the int8 %s %s; keeping %s nodes in float", op, failed, op)
+        kept.append(op)
+    return kept
+
+
+def _failing_node(model: Path) -> str | None:
+    """``None`` if ONNX Runtime runs ``model`` on a zero frame, else the name of the node it failed on ('' if
+    the error names none)."""
+    import onnxruntime as ort
+
+    try:
+        sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+        inp = sess.get_inputs()[0]
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+        sess.run(None, {inp.name: np.zeros(shape, np.float32)})
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own types (Fail, InvalidGraph, RuntimeException)
+        found = re.search(r"Name:'([^']+)'", str(exc))
+        return found.group(1) if found else ""
+    return None
 
 
 def qdq_input(graph: Any, ctx: ExportContext, work: Path) -> tuple[Path, list[str]]:
