@@ -175,7 +175,7 @@ def _gpu_device(log_text: str) -> dict[str, Any]:
     from edgeseg.runtime import vulkan
     from edgeseg.runtime.gpu_log import adapter
 
-    devs = list(vulkan.devices())
+    devs = list(vulkan.devices(in_process=True))  # LiteRT has loaded the driver into this process already
     logged = adapter(log_text)
     if logged is not None:
         probed = next((d for d in devs if d["name"] == logged["name"]), {})

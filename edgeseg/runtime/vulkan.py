@@ -104,14 +104,15 @@ def _driver(vk: ctypes.CDLL, handle: int) -> dict[str, str]:
     return {"driver": _cstr(drv, 20), "driver_info": _cstr(drv, 276)}
 
 
-@lru_cache(maxsize=1)
-def devices() -> tuple[dict[str, Any], ...]:
+@lru_cache(maxsize=2)
+def devices(in_process: bool = False) -> tuple[dict[str, Any], ...]:
     """Every Vulkan physical device, ``()`` when there is no loader or no driver.
 
-    With TensorFlow loaded in this process the driver is probed in a child process: Mesa's LLVM-based
-    software driver and TensorFlow crash when they share a process.
+    The driver is probed in a child process unless ``in_process`` (for a process that runs the GPU anyway)
+    and TensorFlow is not loaded: Mesa's LLVM-based software driver and TensorFlow crash when they share a
+    process, and a probe must not load a driver into a process that may import TensorFlow later.
     """
-    if "tensorflow" not in sys.modules:
+    if in_process and "tensorflow" not in sys.modules:
         try:
             return tuple(_probe())
         except (OSError, AttributeError, ValueError) as exc:  # a broken loader: no device
