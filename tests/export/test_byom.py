@@ -48,7 +48,9 @@ def test_convert_all_from_keras3(byom, name, tmp_path, capsys):
     assert set(written) | skipped == set(list_targets()) and not [o for o in res["not_written"]
                                                                    if o["status"] != "skipped"]
     assert {"fp32", "int8", "onnx"} <= set(written)
-    assert all(o["reason"] for o in res["not_written"])  # e.g. SegFormer's onnx-int8: ORT rejects a kernel
+    assert all(o["reason"] for o in res["not_written"])  # e.g. SegFormer's int16x8: no 16x8 NEG kernel
+    if name == "segformer":  # ORT cannot run LayerNorm's mean as QLinearGlobalAveragePool: kept in float
+        assert written["onnx-int8"]["quantization"]["float_op_types"] == ["GlobalAveragePool"]
     for target, r in written.items():
         path = Path(r["path"])
         assert path.name == f"{name}{SUFFIX[target]}" and path.is_file()
