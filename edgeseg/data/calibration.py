@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
-from edgeseg.core.dataset import FolderDataset, resolve_dataset
+from edgeseg.core.dataset import FolderDataset, concat_datasets, hold_out, resolve_dataset
 from edgeseg.core.manifest import Manifest
 from edgeseg.core.preprocess import preprocess, resize_nearest, to_channels
 from edgeseg.core.spec import Spec
@@ -120,6 +120,12 @@ def open_dataset(ref: str | os.PathLike[str] | FolderDataset, spec: Spec, *,
         raise
 
 
+def _splits(path: str, spec: Spec, names: str) -> FolderDataset:
+    """``names`` = ``"train"``, ``"train,val"`` or ``""`` (the folder's only layout) as one dataset."""
+    parts = [resolve_dataset(path, spec, split=n.strip() or None, masks_required=False) for n in names.split(",")]
+    return concat_datasets(parts)
+
+
 def dataset_from_manifest(manifest: Manifest | None, spec: Spec, *, split: str | None = None) -> FolderDataset | None:
     """The dataset a manifest's ``dataset`` section records (``path`` + ``split``, or ``images``/``masks``);
     ``None`` if it records none or the folders are gone."""
@@ -132,7 +138,10 @@ def dataset_from_manifest(manifest: Manifest | None, spec: Spec, *, split: str |
         if ds.get("images"):
             return resolve_dataset(None, spec, images=ds["images"], masks=ds.get("masks"), masks_required=False)
         if ds.get("path"):
-            return resolve_dataset(ds["path"], spec, split=split or ds.get("split"), masks_required=False)
+            recorded, holdout = str(ds.get("split") or ""), ds.get("val_holdout")
+            if split == "val" and holdout:  # the run validated on sequences held out of its splits: those
+                return hold_out(_splits(ds["path"], spec, recorded), str(holdout).split(","))[1]
+            return _splits(ds["path"], spec, split or recorded)
     except DataError as exc:
         log.warning("dataset recorded in the manifest is not usable: %s", exc)
     return None

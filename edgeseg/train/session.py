@@ -181,6 +181,8 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
                    "val_split": args.val_split, "val_holdout": getattr(args, "val_holdout", None),
                    "count": len(train), "val_count": len(val) if val is not None else 0,
                    "sequences": train_ds.sequences(), "val_sequences": val_ds.sequences() if val_ds else {}}
+        if args.images is not None:  # calibration and verification read these folders back
+            dataset.update(images=str(Path(args.images).resolve()), masks=str(Path(args.masks).resolve()))
         quant = {"qat": True, "scheme": "tfmot default 8-bit", "unquantised_layers": skipped} if args.qat else None
         if trainer.chief:
             outputs.write_manifest(out, spec.with_(input_size=size), model=model_section, dataset=dataset,
