@@ -95,6 +95,13 @@ def test_integer_only_failure_is_one_line(hostile, tmp_path, capsys):
     line = err.err.strip().splitlines()[-1]
     assert line.startswith("error: int8: no integer-only configuration keeps the mIoU drop within 0.5 points")
     assert f"best drop {min(s['drop'] for s in art['guard']['steps']):.2f}" in line
+    # the file left is the step with the smallest drop, re-scored independently; no candidate beside it.
+    # Measured: plain 67.74, int16x8 68.81 points: the plain file stays, and leaving the other would be caught
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile_int8.tflite", "hostile_int8.tflite.json"]
+    steps = art["guard"]["steps"]
+    best = min(steps, key=lambda s: s["drop"])
+    assert art["guard"]["chosen"] == steps.index(best)
+    assert _drop_of(tmp_path / "hostile_int8.tflite", data) == pytest.approx(best["drop"], abs=1e-3)
 
 
 def test_guard_needs_labels_before_converting(tmp_path, samples_dir, capsys):
