@@ -42,7 +42,9 @@ def test_argmax_head_gives_uint8_class_map(tiny_h5, samples_dir, tmp_path):
             labels = be.run(p)
             assert labels.dtype == np.uint8
             np.testing.assert_array_equal(labels, np.argmax(model(x).numpy(), axis=-1))
-    assert by["int8"]["parity"]["agreement_pct"] > 90
+    # measured 97.53 % (as the logits head's int8); the same limit as test_convert_targets' int8, whose BGR mutation
+    # (85.7 %) shows it failing
+    assert by["int8"]["parity"]["agreement_pct"] >= 96.5
 
 
 def test_softmax_head(tiny_h5, tmp_path, samples_dir):
