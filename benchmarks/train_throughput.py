@@ -91,7 +91,7 @@ def _edgeseg_arm(args, spec, frames, size, precision="fp32"):
     return run
 
 
-def _floor_arm(args, spec, size):
+def _floor_arm(args, spec, size, precision="fp32"):
     """The compute floor: forward + backward + Adam on one constant batch, one tf.function per step.
 
     No input pipeline, no augmentation, no void masking, no metrics: only the kernels every trainer
@@ -105,6 +105,10 @@ def _floor_arm(args, spec, size):
 
     keras.utils.set_random_seed(0)
     model = models.build(args.model, spec.num_classes, size, **args.options)
+    if precision != "fp32":
+        from edgeseg.train.precision import POLICIES, with_policy
+
+        model = with_policy(model, POLICIES[precision])
     opt = keras.optimizers.Adam(1e-3)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(args.batch, *size, 3)).astype(np.float32))
@@ -114,7 +118,7 @@ def _floor_arm(args, spec, size):
     def step() -> tf.Tensor:
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.cast(logits, tf.float32)))
         opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
         return loss
 
@@ -148,7 +152,7 @@ def _one_model(args, name: str, spec, frames) -> dict:
     if args.fit:
         arms["fit-fp32"] = _fit_arm(margs, spec, frames, size)
     if args.floor:
-        arms["floor-fp32"] = _floor_arm(margs, spec, size)
+        arms.update({f"floor-{p}": _floor_arm(margs, spec, size, p) for p in args.precisions})
     runs: dict[str, list[float]] = {k: [] for k in arms}
     for r in range(args.rounds):  # alternate arms: the machine's load drifts
         for arm, run in arms.items():
@@ -181,7 +185,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--no-fit", dest="fit", action="store_false", help="skip the plain model.fit arm")
     p.add_argument("--floor", action="store_true",
-                   help="add the compute-floor arm (fwd + bwd + Adam on a constant batch, no pipeline)")
+                   help="add compute-floor arms, one per precision (fwd + bwd + Adam on a constant batch, no pipeline)")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default: print only)")
     args = p.parse_args()
     args.precisions = [x.strip() for x in args.precisions.split(",") if x.strip()]
