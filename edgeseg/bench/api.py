@@ -35,7 +35,7 @@ def bench(artifact: str | os.PathLike[str], *, runtime: str | None = None, threa
     """
     ref = DatasetRef.of(data)
     if ref is not None and split is not None:
-        ref = DatasetRef(ref.folder, split, ref.images, ref.masks)
+        ref = DatasetRef(ref.folder, split, ref.images, ref.masks, ref.sequences)
     job = BenchJob(artifact=os.fspath(artifact), backend=runtime, threads=threads, options=options,
                    latency={"min_runs": runs, "min_seconds": min_time, "warmup_runs": warmup_runs,
                             "warmup_seconds": warmup_time},

@@ -32,12 +32,14 @@ SAMPLE_FRAMES = Path(__file__).resolve().parents[2] / "samples" / "camvid" / "im
 @dataclass(frozen=True)
 class DatasetRef:
     """A dataset for accuracy: ``folder`` (``images/`` + ``masks/``, or the SegNet layout with ``split``), or
-    two explicit folders ``images`` + ``masks`` (the same references as ``--data``/``--split``/``--images``)."""
+    two explicit folders ``images`` + ``masks`` (the same references as ``--data``/``--split``/``--images``);
+    ``sequences`` (``"0006R0"`` or ``"A,B"``) keeps only the frames whose names start with one of them."""
 
     folder: str | None = None
     split: str | None = None
     images: str | None = None
     masks: str | None = None
+    sequences: str | None = None
 
     @classmethod
     def of(cls, value: "DatasetRef | str | os.PathLike[str] | dict[str, Any] | None") -> "DatasetRef | None":
@@ -47,7 +49,7 @@ class DatasetRef:
         if isinstance(value, dict):
             folder = value.get("folder", value.get("ref"))  # "ref": the name before DatasetRef
             return cls(*(None if v is None else str(v) for v in (folder, value.get("split"), value.get("images"),
-                                                                  value.get("masks"))))
+                                                                  value.get("masks"), value.get("sequences"))))
         return cls(folder=os.fspath(value))
 
 
@@ -89,10 +91,11 @@ def _spec_of(backend: Any, job: BenchJob) -> tuple[Spec, str]:
 
 
 def _dataset(job: BenchJob, spec: Spec) -> Any:
-    from edgeseg.core.dataset import resolve_dataset
+    from edgeseg.core.dataset import only_sequences, resolve_dataset
 
     d = DatasetRef.of(job.dataset) or DatasetRef()
-    return resolve_dataset(d.folder, spec, split=d.split, images=d.images, masks=d.masks)
+    ds = resolve_dataset(d.folder, spec, split=d.split, images=d.images, masks=d.masks)
+    return only_sequences(ds, d.sequences) if d.sequences else ds
 
 
 def _input_image(job: BenchJob, dataset: Any) -> tuple[np.ndarray | None, str]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgeseg.core.dataset import FolderDataset, resolve_dataset
+from edgeseg.core.dataset import FolderDataset, only_sequences, resolve_dataset
 from edgeseg.core.presets import PRESETS, get_preset
 from edgeseg.core.spec import Spec
 from edgeseg.errors import SpecError, UsageError
@@ -68,6 +68,9 @@ def add_dataset_args(p: argparse.ArgumentParser, *, positional: bool = True, fla
                                                  "(default: its only split; required when it has several)")
     p.add_argument("--images", type=Path, default=None, metavar="DIR", help="image folder (with --masks)")
     p.add_argument("--masks", type=Path, default=None, metavar="DIR", help="label-map folder (with --images)")
+    p.add_argument("--sequences", default=None, metavar="PREFIX[,PREFIX]",
+                   help="only the frames whose file name starts with a prefix: whole sequences, e.g. the one a "
+                        "model was validated on with train --val-holdout (default: all frames)")
 
 
 def dataset_from_args(args: argparse.Namespace, spec: Spec, masks_required: bool = True,
@@ -75,8 +78,9 @@ def dataset_from_args(args: argparse.Namespace, spec: Spec, masks_required: bool
     """Open the dataset named by :func:`add_dataset_args` flags (``problems``: collect, don't raise)."""
     if args.images is None and args.masks is not None:
         raise UsageError("--masks needs --images")
-    return resolve_dataset(args.dataset, spec, split=args.split, images=args.images, masks=args.masks,
-                           masks_required=masks_required, problems=problems)
+    ds = resolve_dataset(args.dataset, spec, split=args.split, images=args.images, masks=args.masks,
+                         masks_required=masks_required, problems=problems)
+    return only_sequences(ds, args.sequences) if getattr(args, "sequences", None) else ds
 
 
 def print_json(obj: Any) -> None:

@@ -121,7 +121,7 @@ def build_jobs(args: argparse.Namespace) -> list[Any]:
     dataset = None
     if args.dataset is not None or args.images is not None:
         dataset = DatasetRef(args.dataset, args.split, str(args.images) if args.images else None,
-                             str(args.masks) if args.masks else None)
+                             str(args.masks) if args.masks else None, args.sequences)
     if args.runs < 1 or args.min_time < 0 or args.warmup_runs < 0 or args.warmup_time < 0:
         raise UsageError("--runs must be >= 1 and times/warm-up counts >= 0")
     _delegate_args(args)

@@ -295,12 +295,24 @@ def concat_datasets(parts: Iterable[FolderDataset]) -> FolderDataset:
     return parts[0]._view([s for part in parts for s in part.samples])
 
 
-def hold_out(ds: FolderDataset, prefixes: Iterable[str]) -> tuple[FolderDataset, FolderDataset]:
+def only_sequences(ds: FolderDataset, prefixes: str | Iterable[str]) -> FolderDataset:
+    """The frames of ``ds`` whose stem starts with one of ``prefixes`` (``"A,B"`` or a list).
+
+    Raises:
+        DataError: A prefix matches no frame.
+    """
+    items = prefixes.split(",") if isinstance(prefixes, str) else prefixes
+    return hold_out(ds, items, keep_nothing_ok=True)[1]
+
+
+def hold_out(ds: FolderDataset, prefixes: Iterable[str], *,
+             keep_nothing_ok: bool = False) -> tuple[FolderDataset, FolderDataset]:
     """Split ``ds`` into (kept, held out): frames whose stem starts with one of ``prefixes`` (whole
     sequences, e.g. ``0001TP``) are held out.
 
     Raises:
-        DataError: A prefix matches no frame, or nothing would be left on either side.
+        DataError: A prefix matches no frame, or nothing would be left to train on (unless
+            ``keep_nothing_ok``).
     """
     prefixes = tuple(p for p in (p.strip() for p in prefixes) if p)
     if not prefixes:
@@ -311,6 +323,6 @@ def hold_out(ds: FolderDataset, prefixes: Iterable[str]) -> tuple[FolderDataset,
             raise DataError(f"hold-out prefix {p!r} matches no frame (sequences here: {known})")
     held = ds.select(lambda s: s.stem.startswith(prefixes))
     kept = ds.select(lambda s: not s.stem.startswith(prefixes))
-    if not len(kept):
+    if not len(kept) and not keep_nothing_ok:
         raise DataError(f"holding out {', '.join(prefixes)} leaves no frame to train on")
     return kept, held

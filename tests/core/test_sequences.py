@@ -101,3 +101,20 @@ def test_a_held_out_run_calibrates_on_its_splits_and_verifies_on_the_held_out_fr
     assert calib is not None and calib.sequences() == {"A": 7, "B": 2, "C_x": 2}
     verify = dataset_from_manifest(manifest, CAMVID, split="val")
     assert verify is not None and verify.sequences() == {"B": 2, "C_x": 2}
+
+
+def test_bench_and_inspect_score_only_the_named_sequences(camvid_like: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    from edgeseg.bench.runner import BenchJob, DatasetRef, _dataset
+    from edgeseg.core.dataset import only_sequences
+
+    ds = resolve_dataset(camvid_like, CAMVID, split="train")
+    assert only_sequences(ds, "B").sequences() == {"B": 2}
+    assert only_sequences(ds, ["A", "C_x"]).sequences() == {"A": 4, "C_x": 2}
+    with pytest.raises(DataError, match="matches no frame"):
+        only_sequences(ds, "Z")
+    job = BenchJob(artifact="x.tflite", dataset={"folder": str(camvid_like), "split": "train", "sequences": "B"})
+    assert job.dataset == DatasetRef(str(camvid_like), "train", None, None, "B")
+    assert [s.stem for s in _dataset(job, CAMVID).samples] == ["B_001", "B_002"]
+    assert main(["data", "inspect", str(camvid_like), "--split", "train", "--sequences", "C_x", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 2
