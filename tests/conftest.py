@@ -38,3 +38,13 @@ def sigint_as_in_a_terminal():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Keep pytest's summary the last output: LiteRT logs its accelerators' teardown at interpreter exit
+    (at exit, after pytest has given fd 2 back)."""
+    import atexit
+
+    from edgeseg.core.native_log import silence_teardown
+
+    atexit.register(silence_teardown, force=True)

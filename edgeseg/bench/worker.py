@@ -28,4 +28,8 @@ def _default(obj: object) -> object:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from edgeseg.core.native_log import silence_teardown
+
+    code = main()
+    silence_teardown()
+    sys.exit(code)

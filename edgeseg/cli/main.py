@@ -141,7 +141,11 @@ def _one_line(text: str) -> str:
 
 def entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    code = main()
+    from edgeseg.core.native_log import silence_teardown
+
+    silence_teardown()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

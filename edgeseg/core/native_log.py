@@ -36,6 +36,21 @@ class Captured:
         return (errs or [None])[-1]
 
 
+def silence_teardown(*, force: bool = False) -> None:
+    """Native libraries log at process exit (LiteRT: ``INFO: ... DestroyAccelerator``), after every line of
+    ours: point fd 2 at /dev/null for the interpreter's teardown, unless logs were asked for (``-v``, or
+    ``EDGESEG_NATIVE_STDERR=1``; ``force`` ignores the log level). Call it last, just before exiting."""
+    verbose = logging.getLogger().getEffectiveLevel() < logging.WARNING
+    if os.environ.get(ENV_KEEP) == "1" or (verbose and not force):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def native_stderr(what: str = "native library", fd: int = 2) -> Iterator[Captured]:
     """Redirect fd 2 (or ``fd``: LiteRT's GPU accelerator prints to fd 1 too) into a temp file inside the

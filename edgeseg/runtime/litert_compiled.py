@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -76,8 +77,10 @@ class LiteRTCompiledBackend(Backend):
         (in_key, in_d), (out_key, out_d) = next(iter(ins.items())), next(iter(outs.items()))
         self._input_info = _info(in_d, quant)
         self._output_info = _info(out_d, quant)
-        self._in_buf = self._cm.create_input_buffers(0)
-        self._out_buf = self._cm.create_output_buffers(0)
+        with native_stderr("LiteRT"):  # the first buffer write creates LiteRT's environment, which logs
+            self._in_buf = self._cm.create_input_buffers(0)
+            self._out_buf = self._cm.create_output_buffers(0)
+            self._in_buf[0].write(np.zeros(tuple(int(v) for v in in_d["shape"]), np.dtype(in_d["dtype"])))
         self._out_dtype = np.dtype(out_d["dtype"])
         self._out_shape = tuple(int(v) for v in out_d["shape"])
         self._out_n = int(np.prod(self._out_shape))
@@ -142,8 +145,10 @@ class LiteRTCompiledBackend(Backend):
         return None
 
     def close(self) -> None:
-        self._in_buf = self._out_buf = []
-        self._cm = None  # type: ignore[assignment]
+        with native_stderr("LiteRT"):  # releasing the last model tears the environment down, which logs
+            self._in_buf = self._out_buf = []
+            self._cm = None  # type: ignore[assignment]
+            gc.collect()
 
 
 #: What each accelerator needs, for the one-line error when it cannot start.
