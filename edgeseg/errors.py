@@ -27,3 +27,14 @@ class RuntimeBackendError(EdgesegError):
 
 class UsageError(EdgesegError):
     """Flags or arguments that conflict or are out of range."""
+
+
+def one_line(what: BaseException | str, limit: int | None = None) -> str:
+    """``what`` (an exception or text) as one line for an error message: whitespace runs become one
+    space, an empty exception gives its class name, and text over ``limit`` characters ends in ``...``."""
+    text = " ".join(str(what).split())
+    if not text:
+        text = type(what).__name__ if isinstance(what, BaseException) else "unknown error"
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "..."
+    return text

@@ -6,7 +6,7 @@ import json
 import sys
 
 from edgeseg.bench.runner import BenchJob, run_job
-from edgeseg.errors import EdgesegError
+from edgeseg.errors import EdgesegError, one_line
 
 
 def main() -> int:
@@ -15,7 +15,7 @@ def main() -> int:
         job = BenchJob(**json.loads(sys.stdin.read()))
         result = run_job(job)
     except EdgesegError as exc:
-        sys.stdout.write(json.dumps({"error": " ".join(str(exc).split())}) + "\n")
+        sys.stdout.write(json.dumps({"error": one_line(exc)}) + "\n")
         return 2
     sys.stdout.write(json.dumps(result, default=_default) + "\n")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edgeseg.errors import ExportError, UsageError
+from edgeseg.errors import ExportError, UsageError, one_line
 
 
 def check_threads(threads: int | None) -> None:
@@ -82,5 +82,5 @@ def image_files(paths: list[Path]) -> None:
             with Image.open(path) as im:
                 im.verify()
         except Exception as exc:  # Pillow raises many types for garbage input  # noqa: BLE001
-            reason = " ".join(str(exc).split())[:120]
+            reason = one_line(exc, 120)
             raise DataError(f"{path}: not a readable image ({reason})") from None

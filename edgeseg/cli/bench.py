@@ -11,7 +11,7 @@ from typing import Any
 from edgeseg.cli._common import add_dataset_args, add_spec_args, spec_from_args
 from edgeseg.cli.convert import TARGET_FLAGS
 from edgeseg.cli._json_arg import add_json_args, json_targets, json_to_stdout, legacy_note, split_old_json_file
-from edgeseg.errors import EdgesegError, UsageError
+from edgeseg.errors import EdgesegError, UsageError, one_line
 
 _BACKEND_OPTIONS = ("xnnpack", "accelerator", "providers", "graph_opt", "delegate", "delegate_options", "dispatch")
 
@@ -257,7 +257,7 @@ def measure(jobs: list[Any], isolate: bool | None) -> tuple[list[dict[str, Any]]
             if len(jobs) == 1:
                 raise
             failures.append({"artifact": job.artifact, "runtime": job.backend, "threads": job.threads,
-                             "error": " ".join(str(exc).split())})
+                             "error": one_line(exc)})
     return results, failures
 
 

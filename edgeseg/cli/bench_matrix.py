@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeseg.errors import EdgesegError, UsageError
+from edgeseg.errors import EdgesegError, UsageError, one_line
 
 EXIT_INTERRUPTED = 130
 
@@ -62,7 +62,7 @@ def _convert(model: Path, out: Path, args: argparse.Namespace, targets: list[str
             paths += [Path(d["path"]) for d in convert_model(model, [t], out, calib=calib, force=True)]
         except EdgesegError as exc:
             failures.append({"artifact": f"{model.name} -> {t}", "runtime": "convert", "threads": None,
-                             "error": " ".join(str(exc).split())})
+                             "error": one_line(exc)})
         except KeyboardInterrupt:
             art, side = output_paths(model, [t], out)
             if art.exists() and not side.exists():
@@ -125,7 +125,7 @@ def _measure(jobs: list[Any], out: Path, step: Callable[[str], None], results: l
             results.append(run_isolated(job))
         except EdgesegError as exc:
             failures.append({"artifact": job.artifact, "runtime": job_runtime(job), "threads": job.threads,
-                             "error": " ".join(str(exc).split())})
+                             "error": one_line(exc)})
         left.remove(_job_name(job))
 
 

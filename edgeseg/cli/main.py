@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edgeseg import __version__
-from edgeseg.errors import EdgesegError
+from edgeseg.errors import EdgesegError, one_line
 
 # One module per subcommand, in help order. Each defines ``register(subparsers)``, which adds
 # its parser and sets ``handler`` (a callable taking the parsed args and returning an exit code).
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except EdgesegError as exc:
-        sys.stderr.write(f"error: {_one_line(str(exc))}\n")
+        sys.stderr.write(f"error: {one_line(exc)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
@@ -134,9 +134,6 @@ def _parse(parser: ArgumentParser, argv: Sequence[str] | None) -> argparse.Names
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args
 
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) or "unknown error"
 
 
 def entry() -> None:

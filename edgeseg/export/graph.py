@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeseg.core.spec import Spec
-from edgeseg.errors import ExportError, UsageError
+from edgeseg.errors import ExportError, UsageError, one_line
 from edgeseg.export.base import HEADS
 from edgeseg.export.head import normalisation_weights, prepare_model
 
@@ -139,7 +139,7 @@ def _tf_graph(source: Any, input_size: tuple[int, int], head: str, normalise: Sp
         out = graph.concrete().structured_outputs
     except (ValueError, TypeError, tf.errors.InvalidArgumentError) as exc:
         raise ExportError(f"the model cannot run at {input_size[0]}x{input_size[1]} (is the size a multiple of its "
-                          f"output stride?): {' '.join(str(exc).split())[:160]}") from None
+                          f"output stride?): {one_line(exc, 160)}") from None
     shape = tuple(out.shape)
     if tuple(shape[1:3]) != input_size:
         raise ExportError(f"model output is {shape[1]}x{shape[2]} for a {input_size[0]}x{input_size[1]} input; "

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from edgeseg.errors import ExportError
+from edgeseg.errors import ExportError, one_line
 from edgeseg.export.base import ArtifactInfo, ExportContext
 from edgeseg.export.guard import Candidate, float_sets, worst_slice_sqnr
 
@@ -93,7 +93,7 @@ class TFLiteCandidates:
                                                             debug_options=opts)
             dbg.run()
         except Exception as exc:  # the converter raises many types
-            raise ExportError(f"TFLite quantisation debugger failed: {' '.join(str(exc).split())[:200]}") from None
+            raise ExportError(f"TFLite quantisation debugger failed: {one_line(exc, 200)}") from None
         self._calibrated = dbg.calibrated_model
         producer, consumers, order = _graph(self._calibrated)
         stats = []

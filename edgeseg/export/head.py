@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.core.spec import Spec
-from edgeseg.errors import ExportError, UsageError
+from edgeseg.errors import ExportError, UsageError, one_line
 from edgeseg.export.base import HEADS
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def prepare_model(model: Any, input_size: tuple[int, int], head: str = "logits",
     try:
         y = model(x)
     except (ValueError, tf.errors.InvalidArgumentError) as exc:  # e.g. a skip concat of 34x34 and 33x33
-        reason = " ".join(str(exc).split())[:160]
+        reason = one_line(exc, 160)
         raise ExportError(f"the model cannot run at {input_size[0]}x{input_size[1]} (is the size a multiple of its "
                           f"output stride?): {reason}") from None
     if isinstance(y, (list, tuple)):

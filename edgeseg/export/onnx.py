@@ -13,7 +13,7 @@ import numpy as np
 from edgeseg import __version__
 from edgeseg.core.fileio import atomic_path
 from edgeseg.core.manifest import preprocessing_of
-from edgeseg.errors import ExportError
+from edgeseg.errors import ExportError, one_line
 from edgeseg.export.base import ArtifactInfo, ExportContext, Exporter
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def keras_to_onnx(graph: Any, input_size: tuple[int, int] | None = None, head: s
         proto, _ = tf2onnx.convert.from_function(graph.function, input_signature=(graph.input_spec(1),),
                                                  opset=OPSET)
     except Exception as exc:  # tf2onnx raises assorted types for unsupported ops
-        raise ExportError(f"ONNX conversion failed: {' '.join(str(exc).split())[:200]}") from None
+        raise ExportError(f"ONNX conversion failed: {one_line(exc, 200)}") from None
     _rename_output(proto, _OUTPUT_NAMES.get(head, "output"))
     _stable_names(proto)
     proto.producer_name, proto.producer_version = "edgeseg", __version__  # stable across runs
@@ -271,7 +271,7 @@ def quantize_qdq(pre: Path, out: Path, ctx: ExportContext, exclude: list[str] | 
                         per_channel=True, activation_type=act, weight_type=QuantType.QInt8, calibrate_method=method,
                         nodes_to_exclude=list(exclude or []), extra_options=extra)
     except Exception as exc:
-        raise ExportError(f"ONNX int8 quantisation failed: {' '.join(str(exc).split())[:200]}") from None
+        raise ExportError(f"ONNX int8 quantisation failed: {one_line(exc, 200)}") from None
 
 
 def write_qdq(q: Path, out_path: Path, ctx: ExportContext, precision: str, extra: dict[str, Any]) -> ArtifactInfo:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from edgeseg.core.fileio import require_format
-from edgeseg.errors import ModelError
+from edgeseg.errors import ModelError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         with h5py.File(path, "r") as fh:
             raw = fh.attrs.get("model_config")
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"{path}: corrupt or truncated HDF5 file ({_short(exc)})") from None
+        raise ModelError(f"{path}: corrupt or truncated HDF5 file ({one_line(exc, 160)})") from None
     if raw is None:
         raise ModelError(f"{path}: HDF5 file holds no Keras model (no model_config; weights-only file?)")
     if isinstance(raw, bytes):
@@ -163,9 +163,5 @@ def load_keras_model(path: str | os.PathLike[str], *, trust_model: bool = False)
         with scope:
             return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{path}: cannot load the Keras model ({_short(exc)})") from None
+        raise ModelError(f"{path}: cannot load the Keras model ({one_line(exc, 160)})") from None
 
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:160] + ("..." if len(text) > 160 else "")

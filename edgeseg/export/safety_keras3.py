@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from edgeseg.errors import ModelError
+from edgeseg.errors import ModelError, one_line
 
 #: Top-level packages whose classes and functions a config may name without ``--trust-model``.
 TRUSTED_ROOTS = frozenset({"keras", "keras_hub", "edgeseg"})
@@ -57,7 +57,7 @@ def read_keras_zip(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[s
             if bad is not None:
                 raise ModelError(f"{p}: .keras member {bad} is corrupt (CRC mismatch)")
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-        raise ModelError(f"{p}: corrupt or truncated .keras file ({' '.join(str(exc).split())[:120]})") from None
+        raise ModelError(f"{p}: corrupt or truncated .keras file ({one_line(exc, 120)})") from None
     if not isinstance(config, dict) or "class_name" not in config:
         raise ModelError(f"{p}: config.json is not a Keras model description")
     return config, meta if isinstance(meta, dict) else {}

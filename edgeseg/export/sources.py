@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg.core.fileio import sniff_model_format
-from edgeseg.errors import ExportError, ModelError
+from edgeseg.errors import ExportError, ModelError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _load_keras3(path: Path, kind: str, trust_model: bool) -> Any:
     except ModelError:
         raise
     except Exception as exc:  # Keras 3 raises many types for damaged or foreign files
-        raise ModelError(f"{path}: cannot load the {kind} model ({' '.join(str(exc).split())[:160]})") from None
+        raise ModelError(f"{path}: cannot load the {kind} model ({one_line(exc, 160)})") from None
 
 
 def _leading_layer(model: Any) -> Any:
@@ -171,7 +171,7 @@ def _saved_model(path: Path) -> ModelSource:
         with native_stderr("saved_model load"):
             loaded = tf.saved_model.load(str(path))
     except Exception as exc:  # missing variables, bad protobuf, ...: TensorFlow raises many types
-        first = " ".join(str(exc).split())[:160]
+        first = one_line(exc, 160)
         raise ModelError(f"{path}: cannot load the SavedModel ({first})") from None
     sigs = dict(getattr(loaded, "signatures", {}) or {})
     if not sigs:

@@ -155,7 +155,7 @@ def smoke_run(path: Path, channels: int = 3) -> None:
     """Load the artifact with its default runtime and run one frame; :class:`ExportError` (one line) and the
     file removed if the runtime rejects it (e.g. ONNX Runtime failing on a kernel the quantiser chose)."""
     from edgeseg import runtime
-    from edgeseg.errors import EdgesegError, ExportError
+    from edgeseg.errors import EdgesegError, ExportError, one_line
 
     try:
         with runtime.load(path, threads=1) as be:
@@ -163,7 +163,7 @@ def smoke_run(path: Path, channels: int = 3) -> None:
             be.run(np.zeros(shape[:-1] + [channels], np.float32))
     except EdgesegError as exc:
         path.unlink(missing_ok=True)
-        raise ExportError(f"the written artifact does not run: {' '.join(str(exc).split())[:200]}") from None
+        raise ExportError(f"the written artifact does not run: {one_line(exc, 200)}") from None
 
 
 def skipped(reason: str) -> dict[str, Any]:

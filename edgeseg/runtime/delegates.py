@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from edgeseg.errors import RuntimeBackendError, UsageError
+from edgeseg.errors import RuntimeBackendError, UsageError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def load_external_delegate(library: str | Path, options: dict[str, str] | None =
     try:
         return (loader or _default_loader)(str(path), opts)
     except (ValueError, RuntimeError, OSError) as exc:
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        reason = one_line(exc, 200)
         raise RuntimeBackendError(f"delegate library {path}: cannot be loaded as a TFLite delegate ({reason})") \
             from None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.errors import ModelError
+from edgeseg.errors import ModelError, one_line
 from edgeseg.runtime.base import Backend, TensorInfo
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class KerasBackend(Backend):
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - Keras/TensorFlow raise many types for damaged files
-            msg = " ".join(str(exc).split())[:300]
+            msg = one_line(exc, 300)
             raise ModelError(f"{self.path}: Keras cannot load the model ({msg})") from None
         h, w, c = source.input_shape
         shape = (-1, -1 if h is None else int(h), -1 if w is None else int(w), int(c))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.core.native_log import native_stderr
-from edgeseg.errors import RuntimeBackendError, UsageError
+from edgeseg.errors import RuntimeBackendError, UsageError, one_line
 from edgeseg.runtime.base import Backend, TensorInfo
 from edgeseg.runtime.tflite_check import verify_tflite
 
@@ -67,7 +67,7 @@ class LiteRTInterpreterBackend(Backend):
                                        experimental_delegates=delegates or None)
                 self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise RuntimeBackendError(f"{self.path}: LiteRT cannot load the model ({_first_line(exc)})") from None
+            raise RuntimeBackendError(f"{self.path}: LiteRT cannot load the model ({one_line(exc, 300)})") from None
         ins, outs = self._it.get_input_details(), self._it.get_output_details()
         if len(ins) != 1 or not outs:
             raise RuntimeBackendError(f"{self.path}: expected one image input, found {len(ins)} inputs")
@@ -87,7 +87,7 @@ class LiteRTInterpreterBackend(Backend):
         try:
             self._it.invoke()
         except RuntimeError as exc:
-            raise RuntimeBackendError(f"{self.path}: LiteRT invoke failed ({_first_line(exc)})") from None
+            raise RuntimeBackendError(f"{self.path}: LiteRT invoke failed ({one_line(exc, 300)})") from None
 
     def get_output(self) -> np.ndarray:
         return self._it.get_tensor(self._out["index"])
@@ -133,7 +133,3 @@ class LiteRTInterpreterBackend(Backend):
     def close(self) -> None:
         self._it = None  # type: ignore[assignment]
 
-
-def _first_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] or type(exc).__name__

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from edgeseg.core.native_log import native_stderr
-from edgeseg.errors import RuntimeBackendError, UsageError
+from edgeseg.errors import RuntimeBackendError, UsageError, one_line
 from edgeseg.runtime.base import Backend, TensorInfo
-from edgeseg.runtime.litert_backend import _first_line, litert_version
+from edgeseg.runtime.litert_backend import litert_version
 from edgeseg.runtime.tflite_check import verify_tflite
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class LiteRTCompiledBackend(Backend):
         try:
             self._cm.run_by_index(0, self._in_buf, self._out_buf)
         except RuntimeError as exc:
-            raise RuntimeBackendError(f"{self.path}: LiteRT CompiledModel run failed ({_first_line(exc)}); "
+            raise RuntimeBackendError(f"{self.path}: LiteRT CompiledModel run failed ({one_line(exc, 300)}); "
                                       "a dynamic-shape output (e.g. TRANSPOSE_CONV exported with a free batch "
                                       "axis) cannot be bound: export with a fixed batch of 1") from None
         self._read = self._read_output() if self.accelerator == "gpu" else None
@@ -166,13 +166,13 @@ _WITH_TF = ("TensorFlow is loaded in this process and LiteRT's GPU accelerator c
 
 def _compile_error(path: Path, accelerator: str, exc: BaseException) -> str:
     if accelerator == "cpu":
-        return f"{path}: LiteRT CompiledModel cannot compile the model: {_first_line(exc)}"
+        return f"{path}: LiteRT CompiledModel cannot compile the model: {one_line(exc, 300)}"
     msg = f"{path}: --accelerator {accelerator}: {_NEEDS[accelerator]}"
     if accelerator == "gpu":
         from edgeseg.runtime import vulkan
 
         msg += f"; Vulkan: {vulkan.summary()}"
-    return f"{msg} ({_first_line(exc)[:160]})"
+    return f"{msg} ({one_line(exc, 160)})"
 
 
 def _gpu_device(log_text: str) -> dict[str, Any]:
@@ -206,7 +206,7 @@ def _environment(dispatch: str | None, accelerator: str) -> Any:
     try:
         return Environment.create(dispatch_library_path=folder)
     except (RuntimeError, ValueError) as exc:
-        raise RuntimeBackendError(f"NPU dispatch library {dispatch}: LiteRT cannot use it ({_first_line(exc)})") \
+        raise RuntimeBackendError(f"NPU dispatch library {dispatch}: LiteRT cannot use it ({one_line(exc, 300)})") \
             from None
 
 

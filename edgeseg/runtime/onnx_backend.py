@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.errors import RuntimeBackendError, UsageError
+from edgeseg.errors import RuntimeBackendError, UsageError, one_line
 from edgeseg.runtime.base import Backend, TensorInfo
-from edgeseg.runtime.litert_backend import _first_line
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ class OnnxRuntimeBackend(Backend):
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
             from edgeseg.errors import ModelError
 
-            raise ModelError(f"{self.path}: ONNX Runtime cannot load the model ({_first_line(exc)})") from None
+            raise ModelError(f"{self.path}: ONNX Runtime cannot load the model ({one_line(exc, 300)})") from None
         ins, outs = self._sess.get_inputs(), self._sess.get_outputs()
         if len(ins) != 1 or not outs:
             raise RuntimeBackendError(f"{self.path}: expected one image input, found {len(ins)} inputs")
@@ -104,7 +103,7 @@ class OnnxRuntimeBackend(Backend):
         try:
             self._sess.run_with_iobinding(self._binding)
         except Exception as exc:
-            raise RuntimeBackendError(f"{self.path}: ONNX Runtime run failed ({_first_line(exc)})") from None
+            raise RuntimeBackendError(f"{self.path}: ONNX Runtime run failed ({one_line(exc, 300)})") from None
 
     def get_output(self) -> np.ndarray:
         return self._binding.copy_outputs_to_cpu()[0]
