@@ -84,7 +84,18 @@ def check_one_process(jobs: list[Any]) -> None:
     from edgeseg.errors import UsageError
 
     gpu = _on_gpu(jobs)
-    keras = any(j.backend == "keras" or (j.backend is None and str(j.artifact).lower().endswith(".h5")) for j in jobs)
+    from edgeseg.core.fileio import sniff_model_format
+    from edgeseg.runtime import DEFAULT_BACKEND
+
+    def on_keras(job: Any) -> bool:
+        if job.backend is not None:
+            return job.backend == "keras"
+        try:
+            return DEFAULT_BACKEND.get(sniff_model_format(job.artifact)) == "keras"
+        except Exception:  # noqa: BLE001 - an unreadable file fails later with its own one-line error
+            return False
+
+    keras = any(on_keras(j) for j in jobs)
     if gpu and (keras or "tensorflow" in sys.modules):
         raise UsageError("--no-isolate cannot run --accelerator gpu in a process with TensorFlow (keras): LiteRT's "
                          "GPU accelerator crashes beside it; leave out --no-isolate")

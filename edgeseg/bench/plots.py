@@ -43,7 +43,8 @@ def write_plots(results: list[dict[str, Any]], rows: list[dict[str, Any]], out_d
         return {}
     # a software GPU device's latency is CPU emulation, not GPU speed: never on the latency axis
     timed = [(r, row) for r, row in scored if not is_software(r)]
-    files = {"pareto": _pareto(plt, timed or scored, out_dir / "latency_vs_miou.png", len(scored) - len(timed))}
+    left_out = len(scored) - len(timed) if timed else 0  # all software: drawn (flagged), none left out
+    files = {"pareto": _pareto(plt, timed or scored, out_dir / "latency_vs_miou.png", left_out)}
     delta = _per_class_delta(plt, results, out_dir / "per_class_iou_delta.png")
     if delta:
         files["per_class_delta"] = delta

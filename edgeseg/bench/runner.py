@@ -176,7 +176,7 @@ def run_job(job: BenchJob) -> dict[str, Any]:
         "artifact": str(job.artifact), "format": fmt, "precision": _precision(be), "runtime": be.name,
         "threads": be.threads, "options": be.describe()["options"], "engine_version": be.engine_version(),
         "size_bytes": Path(job.artifact).stat().st_size, "spec_source": spec_source,
-        "input": {"source": source, "shape": [1, *size, 3], "dtype": be.input.dtype,
+        "input": {"source": source, "shape": [1, *size, channels], "dtype": be.input.dtype,
                   "quantization": [be.input.scale, be.input.zero_point] if be.input.quantized else None},
         **lat.to_dict(), "peak_rss_mb": rss, "delegated_ops": delegated, "delegated_share": share,
         "device": be.device(), "cpu_agreement": cpu_agreement(be, raw, last_output),

@@ -138,6 +138,7 @@ def _resume_args(args: argparse.Namespace) -> argparse.Namespace:
         stored = json.loads(manifest.read_text(encoding="utf-8"))["training"]["args"]
     except (OSError, KeyError, ValueError, TypeError):
         raise UsageError(f"{args.out}: no resumable run (manifest.json with the training arguments)") from None
+    stored.setdefault("precision", "fp32")  # runs from before --precision trained in fp32: they go on in it
     resumed = argparse.Namespace(**{**vars(args), **stored})
     for key in ("out", "init", "images", "masks", "spec"):
         if getattr(resumed, key, None) is not None:

@@ -302,11 +302,11 @@ def only_sequences(ds: FolderDataset, prefixes: str | Iterable[str]) -> FolderDa
         DataError: A prefix matches no frame.
     """
     items = prefixes.split(",") if isinstance(prefixes, str) else prefixes
-    return hold_out(ds, items, keep_nothing_ok=True)[1]
+    return hold_out(ds, items, keep_nothing_ok=True, what="sequence prefix")[1]
 
 
-def hold_out(ds: FolderDataset, prefixes: Iterable[str], *,
-             keep_nothing_ok: bool = False) -> tuple[FolderDataset, FolderDataset]:
+def hold_out(ds: FolderDataset, prefixes: Iterable[str], *, keep_nothing_ok: bool = False,
+             what: str = "hold-out prefix") -> tuple[FolderDataset, FolderDataset]:
     """Split ``ds`` into (kept, held out): frames whose stem starts with one of ``prefixes`` (whole
     sequences, e.g. ``0001TP``) are held out.
 
@@ -320,7 +320,7 @@ def hold_out(ds: FolderDataset, prefixes: Iterable[str], *,
     for p in prefixes:
         if not any(s.stem.startswith(p) for s in ds.samples):
             known = ", ".join(ds.sequences())
-            raise DataError(f"hold-out prefix {p!r} matches no frame (sequences here: {known})")
+            raise DataError(f"{what} {p!r} matches no frame (sequences here: {known})")
     held = ds.select(lambda s: s.stem.startswith(prefixes))
     kept = ds.select(lambda s: not s.stem.startswith(prefixes))
     if not len(kept) and not keep_nothing_ok:

@@ -16,9 +16,6 @@ log = logging.getLogger(__name__)
 
 #: Frames per Keras reference call (one ``tf.function`` trace, batched matmuls).
 REF_BATCH = 4
-#: Engine threads of the artifact runs when none are given: ``None`` = the runtimes' one default,
-#: :func:`edgeseg.runtime.default_threads` (the usable CPU cores).
-DEFAULT_THREADS = None
 
 
 class _Tally:

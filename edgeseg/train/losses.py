@@ -173,7 +173,7 @@ def exp_log(ignore: int, class_weights: Sequence[float] | None = None, gamma: fl
 def _term(key: str, ignore: int, class_weights: Sequence[float] | None) -> Loss:
     from edgeseg.train import boundary as b
 
-    if key in ("ce", "focal", "combo", "exp_log"):
+    if key in WEIGHTED:
         return {"ce": cross_entropy, "focal": lambda i, class_weights=None: focal(i, class_weights=class_weights),
                 "combo": combo, "exp_log": exp_log}[key](ignore, class_weights=class_weights)
     return {"dice": dice, "tversky": tversky, "focal_tversky": focal_tversky, "log_cosh_dice": log_cosh_dice,

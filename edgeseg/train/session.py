@@ -160,6 +160,7 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
     cfg = TrainConfig(epochs, args.batch_size, args.loss, weights, optim, args.seed or 0, jit, args.steps_per_epoch,
                       steps_per_execution=getattr(args, "steps_per_execution", None), precision=precision.name)
     stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "handler"}
+    stored["precision"] = precision.name  # what ran, so a --resume elsewhere goes on in the same precision
     started = time.perf_counter()
 
     def manifest(summary: Summary) -> None:

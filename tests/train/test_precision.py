@@ -96,3 +96,15 @@ def test_qat_with_bf16_is_a_one_line_error(tmp_path: Path, capsys: pytest.Captur
                  "--images", str(SAMPLES / "images"), "--masks", str(SAMPLES / "masks"), "--out", str(tmp_path / "q")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "fp32" in err
+
+
+def test_resuming_a_run_from_before_precision_goes_on_in_fp32(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--precision", "fp32", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["args"]["precision"] == "fp32"  # what ran, not the flag
+    del manifest["training"]["args"]["precision"]  # as written before --precision existed
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--quiet"]) == 0
+    assert "precision fp32 (requested)" in capsys.readouterr().out
