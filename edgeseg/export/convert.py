@@ -183,6 +183,9 @@ def run_plan(plan: ConversionPlan, out_dir: str | os.PathLike[str] | None = None
             try:
                 with native_stderr(f"export {exporter.name}"):  # converter/tf2onnx C++ logs: -v only
                     info = exporter.export(plan.graph, out / exporter.filename(stem), ctx)
+                    # a replaced file's old manifest goes now: an interrupted --force run must not leave
+                    # the new file beside a manifest (sha256, parity) that describes the one it replaced
+                    sidecar_path(info.path).unlink(missing_ok=True)
                     smoke_run(info.path, plan.graph.channels)
             except ExportError as exc:  # one target that cannot be built does not stop the others
                 status = "skipped" if plan.all_targets else "failed"

@@ -50,3 +50,20 @@ def test_parity_and_guard_columns_state_their_units() -> None:
     assert text == "agree 98.50%, mIoU 57.00% (-0.39 pts vs Keras) [ok]"
     header = guard_table([]).splitlines()[0]
     assert "mIoU %" in header and "drop (pts)" in header
+
+
+def test_an_interrupted_forced_run_leaves_no_stale_manifest(tiny_h5, tmp_path, monkeypatch) -> None:
+    from edgeseg.export import convert as conv
+
+    argv = ["convert", str(tiny_h5), "--fp32", "--input-size", "64x64", "--no-lint", "--out", str(tmp_path)]
+    assert main(argv) == 0 and (tmp_path / "tiny_fp32.tflite.json").is_file()
+
+    def interrupted(*args, **kwargs):  # Ctrl-C during verification, after the new file replaced the old one
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(conv, "verify_artifacts", interrupted)
+    monkeypatch.setattr(conv, "smoke_run", lambda *a, **k: None)
+    code = main([*argv, "--force", "--verify-data", str(Path(__file__).resolve().parents[2] / "samples" / "camvid")])
+    assert code == 130
+    # the rewritten file is there; the manifest that described the file it replaced is gone with it
+    assert (tmp_path / "tiny_fp32.tflite").is_file() and not (tmp_path / "tiny_fp32.tflite.json").exists()
