@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from edgeseg.core.metrics import class_map
 from edgeseg.runtime.base import Backend
 
 Clock = Callable[[], float]
@@ -123,7 +124,7 @@ def measure_pre_post(backend: Backend, image: np.ndarray, preprocess: Callable[[
         backend.invoke()
         t0 = clock()
         y = backend._decode(backend.get_output())  # pylint: disable=protected-access
-        labels = y[0] if y.ndim == 3 else np.argmax(y[0], axis=-1).astype(np.uint8)
+        labels = class_map(y)[0]
         resize_nearest(labels, native)
         post.append((clock() - t0) * 1e3)
     return pre, post

@@ -127,6 +127,16 @@ class ConfusionMatrix:
         return scores_from_matrix(self.matrix)
 
 
+def class_map(y: np.ndarray) -> np.ndarray:
+    """Class indices from a model output: the argmax over the last axis of ``(N, H, W, C)`` scores, or an
+    ``(N, H, W)`` map (an argmax head's output) as it is."""
+    y = np.asarray(y)
+    if y.ndim != 4:
+        return y
+    labels = np.argmax(y, axis=-1)
+    return labels.astype(np.uint8) if y.shape[-1] <= 256 else labels
+
+
 def _nanmean(a: np.ndarray) -> float:
     return float(np.nanmean(a)) if np.any(~np.isnan(a)) else float("nan")
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from edgeseg.core.fileio import sha256_file, write_bytes_atomic
 from edgeseg.core.manifest import Manifest, sidecar_path
-from edgeseg.core.metrics import ConfusionMatrix
+from edgeseg.core.metrics import ConfusionMatrix, class_map
 from edgeseg.errors import UsageError
 from edgeseg.export.base import ArtifactInfo
 
@@ -78,7 +78,7 @@ class Scorer:
             if labels is None:
                 raise UsageError("--max-miou-drop needs validation images with label masks (--val-data)")
             ref = np.asarray(reference(keras_input(x) if keras_input is not None else x))
-            cm.update(labels, _labels_of(ref)[0])
+            cm.update(labels, class_map(ref)[0])
             self.frames.append((x, labels))
         self.keras_miou = float(cm.scores().miou)
 
@@ -89,13 +89,9 @@ class Scorer:
         cm = ConfusionMatrix(self.spec.num_classes, self.spec.void_index)
         with runtime.load(path, threads=self.threads) as be:
             for x, labels in self.frames:
-                pred = _labels_of(np.asarray(be.run(x)))
+                pred = class_map(np.asarray(be.run(x)))
                 cm.update(labels, np.clip(pred[0], 0, self.spec.num_classes - 1))
         return float(cm.scores().miou)
-
-
-def _labels_of(y: np.ndarray) -> np.ndarray:
-    return np.argmax(y, axis=-1) if y.ndim == 4 else y
 
 
 def worst_slice_sqnr(reference: np.ndarray, quantized: np.ndarray) -> float:

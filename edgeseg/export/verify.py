@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from edgeseg.core.metrics import ConfusionMatrix
+from edgeseg.core.metrics import ConfusionMatrix, class_map
 from edgeseg.core.spec import Spec
 from edgeseg.export.base import Exporter
 
@@ -35,17 +35,11 @@ class _Tally:
             self.max_abs = max(self.max_abs, float(diff.max()))
             self.sum_abs += float(diff.sum())
             self.values += diff.size
-            pred = np.argmax(out, axis=-1)
-        else:
-            pred = out
+        pred = class_map(out)
         self.agree += int((pred == ref_labels).sum())
         self.pixels += ref_labels.size
         if self.cm is not None and labels is not None:
             self.cm.update(labels, np.clip(pred[0], 0, self.cm.num_classes - 1))
-
-
-def _labels_of(y: np.ndarray) -> np.ndarray:
-    return np.argmax(y, axis=-1) if y.ndim == 4 else y
 
 
 class _Reference:
@@ -120,7 +114,7 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
             refs = reference(keras_input(xs) if keras_input is not None else xs)
             for (x, labels), ref in zip(batch, refs):
                 ref = ref[None].astype(np.float32) if ref.ndim == 3 else ref[None]
-                ref_labels = _labels_of(ref)
+                ref_labels = class_map(ref)
                 if keras_cm is not None and labels is not None:
                     keras_cm.update(labels, ref_labels[0])
                 for be, tally in zip(backends, tallies):

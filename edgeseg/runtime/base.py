@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from edgeseg.core.metrics import class_map
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -157,8 +159,7 @@ class Backend(abc.ABC):
 
     def predict_labels(self, batch: np.ndarray) -> np.ndarray:
         """Class map ``(N, H, W)`` for a preprocessed batch (argmax of logits if needed)."""
-        y = self.run(batch)
-        return y if y.ndim == 3 else np.argmax(y, axis=-1).astype(np.uint8)
+        return class_map(self.run(batch))
 
     def delegated_ops(self) -> dict[str, Any] | None:
         """Share of ops taken by the accelerator/delegate (``{"delegated", "total", "fallback"}``), if known."""

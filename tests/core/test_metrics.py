@@ -87,3 +87,16 @@ def test_merge_equals_single_pass():
     a.merge(b)
     np.testing.assert_array_equal(a.matrix, whole.matrix)
     assert scores_from_matrix(a.matrix).to_dict()["miou"] == whole.scores().miou
+
+
+def test_class_map_is_the_argmax_of_scores_and_passes_class_maps_through() -> None:
+    from edgeseg.core.metrics import class_map
+
+    scores = np.zeros((2, 3, 4, 5), np.float32)
+    scores[0, 1, 2, 4] = 1.0
+    scores[1, :, :, 3] = 0.5
+    labels = class_map(scores)
+    assert labels.shape == (2, 3, 4) and labels.dtype == np.uint8
+    assert labels[0, 1, 2] == 4 and labels[0, 0, 0] == 0 and (labels[1] == 3).all()
+    given = np.arange(12, dtype=np.uint8).reshape(1, 3, 4)
+    assert class_map(given) is given
