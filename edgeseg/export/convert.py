@@ -170,11 +170,15 @@ def run_plan(plan: ConversionPlan, out_dir: str | os.PathLike[str] | None = None
 
     Refuses (before writing anything) to replace an existing artifact or manifest unless ``force``.
     """
+    from edgeseg import runtime
+
     out = Path(out_dir) if out_dir is not None else plan.model_path.parent
     stem = plan.model_path.stem
     if not force:
         refuse_overwrite(output_paths(plan.model_path, [e.name for e in plan.exporters], out))
     written = []
+    for fmt in dict.fromkeys(e.format for e in plan.exporters):  # before the first file a Ctrl-C may cut
+        runtime.preload(fmt)
     with tempfile.TemporaryDirectory(prefix="edgeseg-export-") as work:
         ctx = replace(plan.ctx, work_dir=Path(work))
         for exporter in plan.exporters:

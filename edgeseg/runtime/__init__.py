@@ -33,7 +33,7 @@ ALIASES: dict[str, str] = {
 DEFAULT_BACKEND: dict[str, str] = {"tflite": "litert", "onnx": "onnxruntime", "h5": "keras", "keras": "keras",
                                    "savedmodel": "keras"}
 
-__all__ = ["Backend", "TensorInfo", "BACKENDS", "load", "backend_class", "backends_for", "available_backends",
+__all__ = ["Backend", "TensorInfo", "BACKENDS", "load", "preload", "backend_class", "backends_for", "available_backends",
            "canonical_name", "default_threads"]
 
 
@@ -73,6 +73,13 @@ def available_backends(fmt: str | None = None) -> list[str]:
     """Backends whose engine is installed (optionally only those for ``fmt``)."""
     names = backends_for(fmt) if fmt else list(BACKENDS)
     return [n for n in names if backend_class(n).engine_version() is not None]
+
+
+def preload(fmt: str) -> None:
+    """Import the default engine of a format (``tflite``, ``onnx``) now; see :meth:`Backend.preload`."""
+    name = DEFAULT_BACKEND.get(fmt)
+    if name:
+        backend_class(name).preload()
 
 
 def load(path: str | os.PathLike[str], backend: str | None = None, threads: int | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import importlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,10 +69,24 @@ class Backend(abc.ABC):
         self._staged: np.ndarray | None = None
         self._result: np.ndarray | None = None
 
+    #: The engine's Python module (imported by :meth:`preload`).
+    engine_module: str | None = None
+
     @classmethod
     def engine_version(cls) -> str | None:
         """Version of the underlying engine package, or ``None`` if it is not installed."""
         return None
+
+    @classmethod
+    def preload(cls) -> None:
+        """Import the engine now. A Ctrl-C that lands inside a native extension's initialisation reaches
+        Python as ``ImportError: initialization failed``, not ``KeyboardInterrupt``: long jobs (convert's
+        export loop) import their engines before the work that a user may interrupt."""
+        if cls.engine_module:
+            try:
+                importlib.import_module(cls.engine_module)
+            except ImportError:  # not installed: loading reports it in one line when it is needed
+                pass
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description: runtime, engine version, threads, options, I/O."""

@@ -45,6 +45,8 @@ class LiteRTInterpreterBackend(Backend):
                "delegate": "path of an external TFLite delegate .so (EdgeTPU, Hexagon, Arm NN, vendor NPU)",
                "delegate_options": "options of the external delegate, {key: value} strings"}
 
+    engine_module = "ai_edge_litert.interpreter"
+
     def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
         super().__init__(path, threads, **options)
         self.summary = verify_tflite(self.path)  # never hand a corrupt flatbuffer to native code

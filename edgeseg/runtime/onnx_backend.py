@@ -46,6 +46,8 @@ class OnnxRuntimeBackend(Backend):
     OPTIONS = {"providers": "comma list: cpu, cuda, openvino, coreml, nnapi, qnn, ... (default cpu)",
                "graph_opt": "graph optimisation level: disable, basic, extended, all (default all)"}
 
+    engine_module = "onnxruntime"
+
     def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
         super().__init__(path, threads, **options)
         import onnxruntime as ort
