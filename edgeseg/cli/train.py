@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--val-holdout", default=None, metavar="PREFIX[,PREFIX]",
                    help="validate on whole sequences held out of the training frames: frames whose file name "
                         "starts with a prefix (CamVid: 0001TP) (default: none)")
+    d.add_argument("--val-every", type=int, default=1, metavar="N",
+                   help="validate every N epochs and after the last (default 1); best.h5 is the best validated "
+                        "epoch")
     d.add_argument("--images", type=Path, default=None, metavar="DIR", help="training images (with --masks)")
     d.add_argument("--masks", type=Path, default=None, metavar="DIR", help="training label maps")
     d.add_argument("--input-size", default=None, metavar="HxW", help="model input size (default: the spec's)")

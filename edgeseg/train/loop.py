@@ -47,6 +47,8 @@ class TrainConfig:
             fetch, one progress update each); ``None`` adapts it so a call takes about 0.5 s.
         precision: ``fp32``, ``bf16`` or ``fp16`` (see :mod:`edgeseg.train.precision`): the
             training copy of the model computes in it; validation and the saved files are float32.
+        val_every: Validate every N epochs and after the last one (best.h5 is chosen among the
+            validated epochs); 1 validates every epoch.
     """
 
     epochs: int
@@ -60,10 +62,13 @@ class TrainConfig:
     val_batch_size: int = 4
     steps_per_execution: int | None = None
     precision: str = "fp32"
+    val_every: int = 1
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise UsageError("epochs and batch size must be >= 1")
+        if self.val_every < 1:
+            raise UsageError(f"--val-every must be >= 1, got {self.val_every}")
         if self.precision not in POLICIES:
             raise UsageError(f"precision must be one of {', '.join(POLICIES)}, got {self.precision!r}")
         if self.steps_per_execution is not None and self.steps_per_execution < 1:
@@ -316,11 +321,13 @@ class Trainer:
             for epoch in range(start, self.cfg.epochs):
                 rec = self._epoch(epoch, it)
                 self._sync()  # the averages when averaging
-                if val_ds is not None:
+                validate = val_ds is not None and self._validates(epoch)
+                if validate:
                     rec.val = evaluate(self.eval_model, val_ds, self.spec, self.pipe.fit, predict)
                 summary.last_loss = rec.loss
                 # without validation the schedule is fixed and the last epoch is the model
-                if rec.val is None or math.isnan(summary.best_miou) or rec.val.miou > summary.best_miou:
+                if val_ds is None or (validate and (math.isnan(summary.best_miou)
+                                                    or rec.val.miou > summary.best_miou)):
                     summary.best_epoch = epoch + 1
                     if rec.val is not None:
                         summary.best_miou = rec.val.miou
@@ -328,7 +335,7 @@ class Trainer:
                     self._save(outputs.BEST)
                 if self.averaging:  # the raw weights: their score, and last.h5 for --resume
                     self._sync(raw=True)
-                    if val_ds is not None:
+                    if validate:
                         rec.val_raw = evaluate(self.eval_model, val_ds, self.spec, self.pipe.fit, predict)
                 summary.records.append(rec)
                 rows.append(rec.row(self.spec))
@@ -343,6 +350,10 @@ class Trainer:
             self._sync(raw=True)
             self._checkpoint(summary.epochs_done, summary, rows)
         return summary
+
+    def _validates(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` (0-based) is scored: every ``val_every``-th and the last."""
+        return (epoch + 1) % self.cfg.val_every == 0 or epoch + 1 == self.cfg.epochs
 
     def _epoch(self, epoch: int, it: Any) -> EpochRecord:
         bar = self.progress(self.steps, f"epoch {epoch + 1}/{self.cfg.epochs}") if self.progress else None

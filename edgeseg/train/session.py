@@ -158,7 +158,8 @@ def run_session(args: argparse.Namespace, spec: Spec, echo: Echo) -> int:
                         int(round(args.warmup_epochs * steps)), ema=getattr(args, "ema", 0.0) or 0.0)
     jit = {"auto": None, "on": True, "off": False}[args.jit]
     cfg = TrainConfig(epochs, args.batch_size, args.loss, weights, optim, args.seed or 0, jit, args.steps_per_epoch,
-                      steps_per_execution=getattr(args, "steps_per_execution", None), precision=precision.name)
+                      steps_per_execution=getattr(args, "steps_per_execution", None), precision=precision.name,
+                      val_every=getattr(args, "val_every", 1) or 1)
     stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "handler"}
     stored["precision"] = precision.name  # what ran, so a --resume elsewhere goes on in the same precision
     started = time.perf_counter()

@@ -97,3 +97,35 @@ def test_saving_logs_no_compile_notice(tmp_path: Path, caplog: pytest.LogCapture
     assert not [r for r in caplog.records if "compiled metrics" in r.getMessage()]
     # the filter is removed again: other code still sees tf_keras's own messages
     assert outputs._not_compile_notice not in logging.getLogger("tensorflow").filters
+
+
+def test_val_every_scores_some_epochs_and_picks_best_among_them(tmp_path: Path, samples_dir: Path) -> None:
+    """--val-every 2 over 3 epochs scores epochs 2 and 3 (the last), raw and averaged; best.h5 is one of them."""
+    from edgeseg._keras import keras
+    from edgeseg import models
+    from edgeseg.core.dataset import FolderDataset
+    from edgeseg.errors import UsageError
+    from edgeseg.core.presets import CAMVID
+    from edgeseg.data.augment import Augment
+    from edgeseg.data.pipeline import FrameCache, PipelineConfig
+    from edgeseg.train.loop import Trainer, TrainConfig
+    from edgeseg.train.optim import OptimConfig
+
+    with pytest.raises(UsageError, match="--val-every"):
+        TrainConfig(epochs=3, batch_size=4, val_every=0)
+    keras.utils.set_random_seed(0)
+    frames = FrameCache(FolderDataset(samples_dir / "images", samples_dir / "masks", CAMVID).subset(8))
+    pipe = PipelineConfig(input_size=(48, 64), output_stride=4, augment=Augment.none())
+    cfg = TrainConfig(epochs=3, batch_size=4, optim=OptimConfig(lr=1e-2, schedule="constant", ema=0.9), seed=1,
+                      val_every=2)
+    trainer = Trainer(lambda: models.build("unet", 11, (48, 64), depth=2, base_width=4), CAMVID, pipe, cfg,
+                      frames, frames, tmp_path)
+    summary = trainer.fit()
+    scored = [r.val is not None for r in summary.records]
+    assert scored == [False, True, True]
+    assert [r.val_raw is not None for r in summary.records] == scored
+    assert summary.best_epoch in (2, 3)
+    best = max((r for r in summary.records if r.val), key=lambda r: r.val.miou)
+    assert summary.best_miou == best.val.miou
+    rows = list(csv.DictReader((tmp_path / "history.csv").open()))
+    assert [row["val_miou"] != "" for row in rows] == scored
