@@ -139,8 +139,10 @@ def dataset_from_manifest(manifest: Manifest | None, spec: Spec, *, split: str |
             return resolve_dataset(None, spec, images=ds["images"], masks=ds.get("masks"), masks_required=False)
         if ds.get("path"):
             recorded, holdout = str(ds.get("split") or ""), ds.get("val_holdout")
-            if split == "val" and holdout:  # the run validated on sequences held out of its splits: those
-                return hold_out(_splits(ds["path"], spec, recorded), str(holdout).split(","))[1]
+            if holdout and split in (None, "val"):  # the run validated on sequences held out of its splits:
+                # calibration gets the frames it trained on, verification the held-out ones
+                kept, held = hold_out(_splits(ds["path"], spec, recorded), str(holdout).split(","))
+                return held if split == "val" else kept
             return _splits(ds["path"], spec, split or recorded)
     except DataError as exc:
         log.warning("dataset recorded in the manifest is not usable: %s", exc)

@@ -92,13 +92,14 @@ def test_bad_selections_are_one_line_errors(camvid_like: Path, tmp_path: Path, c
     assert not (tmp_path / "r" / "last.h5").exists()
 
 
-def test_a_held_out_run_calibrates_on_its_splits_and_verifies_on_the_held_out_frames(camvid_like: Path) -> None:
+def test_a_held_out_run_calibrates_on_its_training_frames_and_verifies_on_the_held_out_ones(camvid_like: Path) -> None:
+    """Calibrating on the held-out frames would flatter the int8 drop measured on them."""
     from edgeseg.core.manifest import Manifest
     from edgeseg.data.calibration import dataset_from_manifest
 
     manifest = Manifest(CAMVID, dataset={"path": str(camvid_like), "split": "train,val", "val_holdout": "B,C_x"})
     calib = dataset_from_manifest(manifest, CAMVID)
-    assert calib is not None and calib.sequences() == {"A": 7, "B": 2, "C_x": 2}
+    assert calib is not None and calib.sequences() == {"A": 7}
     verify = dataset_from_manifest(manifest, CAMVID, split="val")
     assert verify is not None and verify.sequences() == {"B": 2, "C_x": 2}
 
