@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeseg._keras import keras, tf
+from edgeseg._tf_private import moving_averages
 from edgeseg.core.metrics import Scores
 from edgeseg.core.spec import Spec
 from edgeseg.data.pipeline import FrameCache, PipelineConfig, eval_dataset, ignore_index, train_dataset
@@ -207,7 +208,7 @@ class Trainer:
         if self.averaging and not raw:
             # Keras builds one average per trainable variable, in the order given to build()
             averages = {v.ref(): a for v, a in zip(self.model.trainable_variables,
-                                                   self._base_optimizer._model_variables_moving_average)}
+                                                   moving_averages(self._base_optimizer))}
             values = [averages[v.ref()].numpy() if v.ref() in averages else value
                       for v, value in zip(self.model.weights, values)]
         self.eval_model.set_weights(values)
