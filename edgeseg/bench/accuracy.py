@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeseg.core.dataset import FolderDataset
-from edgeseg.core.metrics import ConfusionMatrix, Scores
+from edgeseg.core.metrics import MiouScorer, Scores
 from edgeseg.core.preprocess import preprocess, resize_nearest
 from edgeseg.core.spec import Spec
 from edgeseg.runtime.base import Backend
@@ -58,14 +58,14 @@ def evaluate(backend: Backend, dataset: FolderDataset, spec: Spec, size: tuple[i
     if size is None:
         h, w = backend.input_size
         size = (h, w) if h > 0 and w > 0 else spec.input_size
-    cm = ConfusionMatrix(spec.num_classes, spec.void_index)
+    scorer = MiouScorer.for_spec(spec)
     kept: dict[str, np.ndarray] = {}
     for i in range(len(dataset)):
         image, mask = dataset.read(i)
         pred = predict_frame(backend, image, spec, size)
-        cm.update(mask, pred)
+        scorer.add(mask, pred)
         if i < keep:
             kept[dataset.samples[i].stem] = pred
         if on_item is not None:
             on_item()
-    return AccuracyResult(cm.scores(), cm.matrix.copy(), len(dataset), kept)
+    return AccuracyResult(scorer.scores(), scorer.matrix.copy(), len(dataset), kept)

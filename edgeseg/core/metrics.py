@@ -137,6 +137,53 @@ def class_map(y: np.ndarray) -> np.ndarray:
     return labels.astype(np.uint8) if y.shape[-1] <= 256 else labels
 
 
+class MiouScorer:
+    """The one mIoU tally of model outputs against label maps: export verification, the export guard and
+    bench accuracy all score through it.
+
+    ``add`` takes a model output (``(1, H, W, C)`` scores or a ``(1, H, W)`` class map, see
+    :func:`class_map`), or an ``(H, W)`` class map, and the frame's ``(H, W)`` label map.
+
+    Predictions are never clipped: a predicted class outside ``0..num_classes-1`` raises
+    :class:`DataError`, as in :class:`ConfusionMatrix`. It can only come from an artifact whose class
+    count differs from the spec's, and a score over clipped classes would hide that.
+    """
+
+    def __init__(self, num_classes: int, void_index: int | None = None) -> None:
+        self.cm = ConfusionMatrix(num_classes, void_index)
+
+    @classmethod
+    def for_spec(cls, spec: Any) -> "MiouScorer":
+        """A scorer over ``spec.num_classes`` classes, ignoring ``spec.void_index``."""
+        return cls(spec.num_classes, spec.void_index)
+
+    def add(self, labels: np.ndarray, output: np.ndarray) -> np.ndarray:
+        """Score one frame; returns its class map (as :func:`class_map` gives it, batch axis kept)."""
+        pred = class_map(output)
+        labels = np.asarray(labels)
+        one = pred[0] if pred.ndim == labels.ndim + 1 and pred.shape[0] == 1 else pred
+        self.cm.update(labels, one)
+        return pred
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The accumulated confusion matrix (rows: truth, cols: prediction)."""
+        return self.cm.matrix
+
+    @property
+    def pixels(self) -> int:
+        """Labelled (non-void) pixels scored so far."""
+        return int(self.cm.matrix.sum())
+
+    def miou(self) -> float:
+        """mIoU (0..1) so far; NaN before any labelled pixel."""
+        return float(self.cm.scores().miou)
+
+    def scores(self) -> Scores:
+        """Every metric of :class:`Scores` so far."""
+        return self.cm.scores()
+
+
 def _nanmean(a: np.ndarray) -> float:
     return float(np.nanmean(a)) if np.any(~np.isnan(a)) else float("nan")
 

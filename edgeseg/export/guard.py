@@ -12,14 +12,11 @@ import numpy as np
 
 from edgeseg.core.fileio import sha256_file, write_bytes_atomic
 from edgeseg.core.manifest import Manifest, sidecar_path
-from edgeseg.core.metrics import ConfusionMatrix, class_map
+from edgeseg.core.metrics import MiouScorer
 from edgeseg.errors import UsageError
 from edgeseg.export.base import ArtifactInfo
 
 log = logging.getLogger(__name__)
-
-#: Targets the guard knows how to re-quantise.
-GUARDED_TARGETS = ("int8", "onnx-int8")
 
 Latency = Callable[[Path], "float | None"]
 
@@ -67,31 +64,31 @@ class GuardReport:
 
 
 class Scorer:
-    """mIoU of artifacts on fixed labelled frames, with the Keras reference computed once."""
+    """mIoU of artifacts on fixed labelled frames, with the Keras reference computed once
+    (:class:`~edgeseg.core.metrics.MiouScorer`, as verification and bench score)."""
 
     def __init__(self, reference: Any, pairs: Iterator[tuple[np.ndarray, np.ndarray | None]], spec: Any,
                  threads: int | None = None, keras_input: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.spec, self.threads = spec, threads
         self.frames: list[tuple[np.ndarray, np.ndarray]] = []
-        cm = ConfusionMatrix(spec.num_classes, spec.void_index)
+        keras = MiouScorer.for_spec(spec)
         for x, labels in pairs:
             if labels is None:
                 raise UsageError("--max-miou-drop needs validation images with label masks (--val-data)")
             ref = np.asarray(reference(keras_input(x) if keras_input is not None else x))
-            cm.update(labels, class_map(ref)[0])
+            keras.add(labels, ref)
             self.frames.append((x, labels))
-        self.keras_miou = float(cm.scores().miou)
+        self.keras_miou = keras.miou()
 
     def miou(self, path: Path) -> float:
         """mIoU (0..1) of the artifact at ``path`` against the labels."""
         from edgeseg import runtime
 
-        cm = ConfusionMatrix(self.spec.num_classes, self.spec.void_index)
+        scorer = MiouScorer.for_spec(self.spec)
         with runtime.load(path, threads=self.threads) as be:
             for x, labels in self.frames:
-                pred = class_map(np.asarray(be.run(x)))
-                cm.update(labels, np.clip(pred[0], 0, self.spec.num_classes - 1))
-        return float(cm.scores().miou)
+                scorer.add(labels, np.asarray(be.run(x)))
+        return scorer.miou()
 
 
 def worst_slice_sqnr(reference: np.ndarray, quantized: np.ndarray) -> float:
@@ -141,8 +138,14 @@ def check_guard(targets: list[str], has_labels: bool, max_drop: float) -> None:
     """Refuse a guard that cannot run, before anything is converted."""
     if max_drop < 0:
         raise UsageError(f"--max-miou-drop must be >= 0 (mIoU points), got {max_drop}")
-    if not any(t in GUARDED_TARGETS for t in targets):
-        raise UsageError("--max-miou-drop applies to --int8 and --onnx-int8; neither was asked for")
+    from edgeseg.export.registry import get_exporter, guarded_targets
+
+    guarded = guarded_targets()  # the targets whose exporter names a guard_strategy
+    if not any(t in guarded for t in targets):
+        flags = [get_exporter(t).flag for t in guarded]
+        which = " and ".join(flags) if len(flags) < 3 else ", ".join(flags[:-1]) + " and " + flags[-1]
+        raise UsageError(f"--max-miou-drop applies to {which}; {'neither' if len(flags) == 2 else 'none'} was "
+                         "asked for")
     if not has_labels:
         raise UsageError("--max-miou-drop needs validation images with label masks (--val-data DATASET)")
 
@@ -234,17 +237,11 @@ def update_sidecar(result: dict[str, Any], report: GuardReport, info: ArtifactIn
     m.save(side)
 
 
-#: Target -> "module:function" building its candidates (imported lazily; TensorFlow/onnx inside).
-STRATEGIES: dict[str, str] = {
-    "int8": "edgeseg.export.guard_tflite:tflite_candidates",
-    "onnx-int8": "edgeseg.export.guard_onnx:onnx_candidates",
-}
-
-
 def guard_results(plan: Any, results: list[dict[str, Any]], max_drop: float, *, integer_only: bool = False,
                   latency: Latency | None = None, threads: int | None = None,
                   on_step: Callable[[str], None] | None = None) -> list[GuardReport]:
-    """Run the guard on every ``int8`` / ``onnx-int8`` result of :func:`edgeseg.export.convert.run_plan`.
+    """Run the guard on every result of :func:`edgeseg.export.convert.run_plan` whose exporter has a
+    ``guard_strategy`` (``int8``, ``onnx-int8``): a ``"module:function"`` building the candidates, imported lazily.
 
     Args:
         plan: The :class:`~edgeseg.export.convert.ConversionPlan` the results came from (its
@@ -261,7 +258,7 @@ def guard_results(plan: Any, results: list[dict[str, Any]], max_drop: float, *, 
     from edgeseg.export.registry import get_exporter
     from edgeseg.export.verify import verify_artifacts
 
-    todo = [r for r in results if r["target"] in STRATEGIES]
+    todo = [r for r in results if get_exporter(r["target"]).guard_strategy]
     if not todo:
         return []
     check_guard([r["target"] for r in todo], plan.verification is not None and plan.verification.has_masks,
@@ -269,7 +266,7 @@ def guard_results(plan: Any, results: list[dict[str, Any]], max_drop: float, *, 
     scorer = Scorer(plan.reference, plan.verification.pairs(), plan.ctx.spec, threads, keras_input=plan.keras_input)
     reports = []
     for r in todo:
-        module, _, fn = STRATEGIES[r["target"]].partition(":")
+        module, _, fn = get_exporter(r["target"]).guard_strategy.partition(":")
         make = getattr(importlib.import_module(module), fn)
         with tempfile.TemporaryDirectory(prefix="edgeseg-guard-work-") as work:
             ctx = replace(plan.ctx, work_dir=Path(work))

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from edgeseg.core.metrics import ConfusionMatrix, class_map
+from edgeseg.core.metrics import MiouScorer, class_map
 from edgeseg.core.spec import Spec
 from edgeseg.export.base import Exporter
 
@@ -27,7 +27,7 @@ class _Tally:
         self.values = 0
         self.agree = 0
         self.pixels = 0
-        self.cm = ConfusionMatrix(spec.num_classes, spec.void_index) if with_labels else None
+        self.scorer = MiouScorer.for_spec(spec) if with_labels else None
 
     def add(self, ref: np.ndarray, out: np.ndarray, ref_labels: np.ndarray, labels: np.ndarray | None) -> None:
         if out.ndim == 4 and ref.ndim == 4:
@@ -38,8 +38,8 @@ class _Tally:
         pred = class_map(out)
         self.agree += int((pred == ref_labels).sum())
         self.pixels += ref_labels.size
-        if self.cm is not None and labels is not None:
-            self.cm.update(labels, np.clip(pred[0], 0, self.cm.num_classes - 1))
+        if self.scorer is not None and labels is not None:
+            self.scorer.add(labels, pred)
 
 
 class _Reference:
@@ -106,7 +106,7 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
     reference = keras_reference(keras_model)
     backends = [runtime.load(path, threads=threads) for path, _ in artifacts]
     tallies = [_Tally(spec, with_labels) for _ in artifacts]
-    keras_cm = ConfusionMatrix(spec.num_classes, spec.void_index) if with_labels else None
+    keras_scorer = MiouScorer.for_spec(spec) if with_labels else None
     count = 0
     try:
         for batch in _batches(frames, reference.batch):
@@ -115,15 +115,15 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
             for (x, labels), ref in zip(batch, refs):
                 ref = ref[None].astype(np.float32) if ref.ndim == 3 else ref[None]
                 ref_labels = class_map(ref)
-                if keras_cm is not None and labels is not None:
-                    keras_cm.update(labels, ref_labels[0])
+                if keras_scorer is not None and labels is not None:
+                    keras_scorer.add(labels, ref_labels)
                 for be, tally in zip(backends, tallies):
                     tally.add(ref, np.asarray(be.run(x)), ref_labels, labels)
                 count += 1
     finally:
         for be in backends:
             be.close()
-    miou_keras = keras_cm.scores().miou if keras_cm is not None and keras_cm.matrix.sum() else None
+    miou_keras = keras_scorer.miou() if keras_scorer is not None and keras_scorer.pixels else None
     results = []
     for (path, exporter), tally in zip(artifacts, tallies):
         agreement = 100.0 * tally.agree / tally.pixels if tally.pixels else float("nan")
@@ -131,8 +131,8 @@ def verify_artifacts(keras_model: Any, artifacts: list[tuple[Path, Exporter]], f
         if tally.values:
             r["max_abs_diff"] = tally.max_abs
             r["mean_abs_diff"] = tally.sum_abs / tally.values
-        if miou_keras is not None and tally.cm is not None:
-            miou = tally.cm.scores().miou
+        if miou_keras is not None and tally.scorer is not None:
+            miou = tally.scorer.miou()
             r.update(miou_keras_pct=round(100 * miou_keras, 4), miou_artifact_pct=round(100 * miou, 4),
                      miou_delta_pts=round(100 * (miou - miou_keras), 4))
         r["expected_agreement_pct"] = exporter.min_agreement
