@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "reliability"))
-from badinput_fixtures import build  # noqa: E402
+from tests.reliability.badinput_fixtures import build
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "camvid"

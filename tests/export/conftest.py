@@ -47,7 +47,7 @@ def byom(tmp_path_factory, samples_dir):
     """Bring-your-own-model files, built once with random weights (no download): ``{name: {form: path}}`` for
     the keras.io pets U-Net (``keras``, ``savedmodel``, ``h5``), keras-hub DeepLabV3 and SegFormer (``keras``,
     ``savedmodel``), plus ``data``: a 4-frame 64x64 dataset with 3-class masks."""
-    from byom_models import BUILDERS, save_all, tiny_dataset
+    from tests.export.byom_models import BUILDERS, save_all, tiny_dataset
 
     root = tmp_path_factory.mktemp("byom")
     files: dict = {name: save_all(name, root) for name in BUILDERS}

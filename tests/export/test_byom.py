@@ -144,10 +144,7 @@ def test_lint_and_a_quiet_terminal(byom, tmp_path, capfd):
 
 def test_guard_on_a_keras3_source(samples_dir, tmp_path, capsys):
     """The accuracy guard ranks and re-quantises a Keras 3 model through the exporter's own converter."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from guard_models import build_hostile, write_dataset
+    from tests.export.guard_models import build_hostile, write_dataset
 
     model = build_hostile(keras3=True)
     src = tmp_path / "hostile.keras"

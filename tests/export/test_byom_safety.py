@@ -11,8 +11,7 @@ import pytest
 
 from edgeseg.cli.main import main
 
-sys.path.insert(0, str(Path(__file__).parent))
-from byom_models import crafted_keras  # noqa: E402
+from tests.export.byom_models import crafted_keras
 
 
 def _one_line_error(capsys, rc: int, needle: str) -> str:

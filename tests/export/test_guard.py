@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from guard_models import build_hostile, write_dataset  # noqa: E402
+from tests.export.guard_models import build_hostile, write_dataset
 
 BUDGET = 5.0  # mIoU points
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_helpers import FRAMES, ZOO  # noqa: E402
+from tests.gpu.gpu_helpers import FRAMES, ZOO
 
 
 @pytest.fixture(scope="session")

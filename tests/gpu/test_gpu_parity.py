@@ -11,9 +11,9 @@ import os
 
 import pytest
 
-from gpu_helpers import ZOO, run_tf_free
 from edgeseg.export.lint_gpu import gpu_gaps
 from edgeseg.runtime.tflite_check import verify_tflite
+from tests.gpu.gpu_helpers import ZOO, run_tf_free
 
 #: precision -> (min pixel agreement GPU vs CPU, max |mIoU GPU - mIoU CPU| in points, max |logit GPU - CPU|)
 THRESHOLDS = {"fp32": (0.995, 0.5, 0.5), "fp16": (0.995, 0.5, 0.5), "int8": (0.975, 1.0, None)}

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from modelzoo_base import ModelZooTester
+from tests.models.modelzoo_base import ModelZooTester
 
 
 class TestLinkNet(ModelZooTester):

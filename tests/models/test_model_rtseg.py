@@ -3,7 +3,7 @@
 from typing import Any
 
 import numpy as np
-from modelzoo_base import ModelZooTester
+from tests.models.modelzoo_base import ModelZooTester
 
 
 class TestRTSeg(ModelZooTester):

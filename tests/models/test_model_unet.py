@@ -1,6 +1,6 @@
 """U-Net builder tests (shared checks in modelzoo_base)."""
 
-from modelzoo_base import ModelZooTester
+from tests.models.modelzoo_base import ModelZooTester
 
 
 class TestUNet(ModelZooTester):

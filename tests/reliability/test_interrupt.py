@@ -14,8 +14,7 @@ from typing import Callable
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from badinput_fixtures import build  # noqa: E402
+from tests.reliability.badinput_fixtures import build
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "camvid"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tiny_artifacts import build  # noqa: E402
+from tests.runtime.tiny_artifacts import build
 
 
 @pytest.fixture(scope="session")
