@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from edgeseg.cli._common import add_spec_args, spec_from_args
+from edgeseg.cli._common import add_spec_args, parse_remap, spec_from_args
+from edgeseg.core.spec import Spec, parse_size
 from edgeseg.errors import UsageError
+from edgeseg.train.request import AugmentRequest, DataRequest, ModelRequest, OptimRequest, TrainRequest
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,59 +99,89 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Handler of ``train``."""
-    if args.resume:
-        args = _resume_args(args)
-    _validate(args)
-    from edgeseg.train.session import run_session  # TensorFlow loads here
+    """Handler of ``train``: build the request (or read the run's, with ``--resume``), train, report."""
+    request = _resumed(args) if args.resume else request_of(args)
+    request.check(resume=args.resume)
+    spec = _spec(request.data)
+    from edgeseg.train.session import train  # TensorFlow loads here
 
-    return run_session(args, spec_from_args(args), _echo)
+    command = " ".join(["edgeseg", *sys.argv[1:]]) if sys.argv else "edgeseg train"
+    result = train(request, spec, resume=args.resume, echo=_echo, quiet=args.quiet, command=command)
+    if result.interrupted:
+        from edgeseg.cli.main import EXIT_INTERRUPTED
+
+        _echo(f"interrupted: saved {result.last} after {result.epochs_done} epoch(s); "
+              f"continue with: edgeseg train --out {result.out} --resume")
+        return EXIT_INTERRUPTED
+    took = f"done in {result.wall_seconds:.0f}s"
+    if result.validated:
+        _echo(f"{took}: best val mIoU {100 * result.best_miou:.2f} % at epoch {result.best_epoch} -> {result.best}")
+    else:
+        _echo(f"{took}: last epoch {result.best_epoch}, train loss {result.last_loss:.4f} -> {result.best}")
+    return 0
 
 
 def _echo(text: str) -> None:
     print(text, flush=True)
 
 
-def _validate(args: argparse.Namespace) -> None:
-    if args.qat and args.init is None and not args.resume:
-        raise UsageError("--qat needs --from MODEL.h5 (the trained float model)")
-    if args.model is None and args.init is None:
-        raise UsageError("give --model NAME (or --from MODEL.h5)")
-    if args.dataset is None and args.images is None:
-        raise UsageError("give --data DATASET (or --images DIR --masks DIR)")
-    if args.images is not None and args.masks is None:
-        raise UsageError("--images needs --masks")
-    if args.val_holdout and args.val_split:
-        raise UsageError("give --val-split or --val-holdout, not both")
-    if args.images is not None and "," in args.split:
-        raise UsageError("--split takes several splits with --data, not with --images/--masks")
-    if args.qat and args.precision in ("bf16", "fp16"):
-        raise UsageError("--qat trains in fp32 (the fake-quant ops are float32); drop --precision")
-    if args.qat and args.ema:
-        raise UsageError("--ema is for float training; QAT fine-tunes are too short to average")
-    if not 0.0 <= args.ema < 1.0:
-        raise UsageError(f"--ema must be in [0, 1), got {args.ema}")
-    if args.cpu_replicas is not None and args.cpu_replicas < 1:
-        raise UsageError("--cpu-replicas must be >= 1")
-    for flag in ("threads", "epochs", "batch_size", "steps_per_epoch"):
-        value = getattr(args, flag, None)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
-
-
-def _resume_args(args: argparse.Namespace) -> argparse.Namespace:
-    """The original run's arguments, read from OUT/manifest.json (section training.args)."""
-    manifest = args.out / "manifest.json"
+def request_of(args: argparse.Namespace) -> TrainRequest:
+    """The training request the flags describe (strings parsed; nothing checked across fields yet)."""
+    model = ModelRequest(name=args.model, options=parse_options(args.model_option), init=args.init, qat=args.qat)
+    data = DataRequest(dataset=Path(args.dataset) if args.dataset else None, splits=_names(args.split),
+                       val_split=args.val_split, val_holdout=_names(args.val_holdout or ""), images=args.images,
+                       masks=args.masks, preset=args.preset, spec=args.spec,
+                       label_remap=parse_remap(args.label_remap) if args.label_remap else None,
+                       input_size=parse_size(args.input_size) if args.input_size else None,
+                       crop=parse_size(args.crop) if args.crop else None, fit=args.fit)
     try:
-        stored = json.loads(manifest.read_text(encoding="utf-8"))["training"]["args"]
-    except (OSError, KeyError, ValueError, TypeError):
+        lo, hi = (float(v) for v in args.scale.split(","))
+    except ValueError:
+        raise UsageError(f"--scale wants MIN,MAX, got {args.scale!r}") from None
+    augment = AugmentRequest(enabled=not args.no_augment, scale=(lo, hi), rotation=args.rotation,
+                             brightness=args.brightness, contrast=args.contrast, saturation=args.saturation,
+                             gamma=args.gamma, channel_gain=args.channel_gain)
+    optim = OptimRequest(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+                         schedule=args.schedule, warmup_epochs=args.warmup_epochs, ema=args.ema)
+    return TrainRequest(out=args.out, model=model, data=data, augment=augment, optim=optim, loss=args.loss,
+                        class_weights=args.class_weights, epochs=args.epochs, batch_size=args.batch_size,
+                        steps_per_epoch=args.steps_per_epoch, val_every=args.val_every, seed=args.seed,
+                        precision=args.precision, jit=args.jit, steps_per_execution=args.steps_per_execution,
+                        threads=args.threads, strategy=args.strategy, cpu_replicas=args.cpu_replicas)
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``k=v`` builder options; values are JSON when they parse as JSON (numbers, true, [1,2]), else strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--model-option needs KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _spec(data: DataRequest) -> Spec:
+    """The classes the request names (a preset or a spec file, with its label remap)."""
+    spec = spec_from_args(argparse.Namespace(preset=data.preset, spec=data.spec, label_remap=None))
+    return spec.with_(label_remap=data.label_remap) if data.label_remap else spec
+
+
+def _resumed(args: argparse.Namespace) -> TrainRequest:
+    """The run's request, read from OUT/manifest.json (``training.request``, or ``training.args`` of older runs);
+    the run folder is where it is now, and ``--epochs`` is the one setting a resume may change (train longer)."""
+    from edgeseg.train.request import request_from_training
+
+    try:
+        training = json.loads((args.out / "manifest.json").read_text(encoding="utf-8"))["training"]
+        request = request_from_training(training)
+    except (OSError, KeyError, ValueError, TypeError, AttributeError):
         raise UsageError(f"{args.out}: no resumable run (manifest.json with the training arguments)") from None
-    stored.setdefault("precision", "fp32")  # runs from before --precision trained in fp32: they go on in it
-    resumed = argparse.Namespace(**{**vars(args), **stored})
-    for key in ("out", "init", "images", "masks", "spec"):
-        if getattr(resumed, key, None) is not None:
-            setattr(resumed, key, Path(getattr(resumed, key)))
-    resumed.out, resumed.resume, resumed.quiet = args.out, True, args.quiet
-    if args.epochs is not None:  # the one setting a resume may change: train for longer
-        resumed.epochs = args.epochs
-    return resumed
+    return replace(request, out=args.out, epochs=args.epochs or request.epochs)
