@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from edgeseg.core.table import format_table
+from edgeseg.export.registry import guarded_targets
 
 #: Short latency measurement per guard step (benchmark_model's method, fewer runs).
 GUARD_RUNS = 10
@@ -14,7 +15,7 @@ GUARD_RUNS = 10
 
 def add_guard_args(p: argparse.ArgumentParser) -> None:
     """``--max-miou-drop`` and ``--integer-only``."""
-    g = p.add_argument_group("accuracy guard (int8, onnx-int8)")
+    g = p.add_argument_group(f"accuracy guard ({', '.join(guarded_targets())})")
     g.add_argument("--max-miou-drop", type=float, default=None, metavar="D",
                    help="largest allowed mIoU drop vs Keras on --val-data, in points; beyond it, keep the "
                         "worst layers in float (1, 2, 4, ...) or use int16 activations until it fits")

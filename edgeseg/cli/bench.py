@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.cli._common import add_dataset_args, add_spec_args, spec_from_args
-from edgeseg.cli.convert import TARGET_FLAGS
 from edgeseg.cli._json_arg import add_json_args, json_targets, json_to_stdout, legacy_note, split_old_json_file
 from edgeseg.errors import EdgesegError, UsageError, one_line
+from edgeseg.export.registry import list_targets
 
 _BACKEND_OPTIONS = ("xnnpack", "accelerator", "providers", "graph_opt", "delegate", "delegate_options", "dispatch")
 
@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--calib-data", default=None, metavar="DATASET", help="calibration dataset for int8 (matrix)")
     m.add_argument("--targets", default=None, metavar="T1,T2",
                    help="matrix: only these convert targets, comma-separated, from: "
-                        f"{', '.join(TARGET_FLAGS.values())} (default: all)")
+                        f"{', '.join(list_targets())} (default: all)")
     m.add_argument("--calib-split", default=None, help="split of a SegNet-layout calibration dataset")
     m.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="write matrix.md/.json/.csv and plots here (also without --matrix, over the given artifacts)")

@@ -11,15 +11,8 @@ from edgeseg.cli._byom import add_model_spec_args, outcome_rows, spec_options
 from edgeseg.cli._common import add_spec_args, print_json
 from edgeseg.cli._guard import add_guard_args, check_guard_args, guard_failures, guard_table, run_guard
 from edgeseg.core.table import format_table
-
-#: Flag -> export target name (order = --all order).
-TARGET_FLAGS = {
-    "fp32": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8", "int16x8": "int16x8",
-    "onnx": "onnx", "onnx_fp16": "onnx-fp16", "onnx_int8": "onnx-int8",
-}
-
-#: Targets that write .tflite files (MediaPipe can load them).
-TFLITE_TARGETS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+from edgeseg.export.base import CALIB_METHODS, HEADS, IO_TYPES
+from edgeseg.export.registry import EXPORTERS, get_exporter
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,30 +20,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert a Keras model to TFLite/ONNX, verify parity, write manifests")
     p.add_argument("model", type=Path, help="Keras .keras/.h5 (Keras 3 or tf_keras) or a SavedModel folder")
     g = p.add_argument_group("targets")
-    g.add_argument("--fp32", action="store_true", help="<stem>_fp32.tflite")
-    g.add_argument("--fp16", action="store_true", help="<stem>_fp16.tflite (fp16 weights)")
-    g.add_argument("--dynamic", action="store_true", help="<stem>_dynamic_int8.tflite (int8 weights, float I/O)")
-    g.add_argument("--int8", action="store_true", help="<stem>_int8.tflite (full integer, calibrated)")
-    g.add_argument("--int16x8", action="store_true", help="<stem>_int16x8.tflite (int16 activations, calibrated)")
-    g.add_argument("--onnx", action="store_true", help="<stem>.onnx (opset 17)")
-    g.add_argument("--onnx-fp16", action="store_true", help="<stem>_fp16.onnx (float32 I/O kept)")
-    g.add_argument("--onnx-int8", action="store_true", help="<stem>_int8.onnx (static QDQ, calibrated)")
+    for exporter in EXPORTERS.values():  # one flag per registered target: --fp32, ..., --onnx-int8
+        g.add_argument(exporter.flag, action="store_true", help=exporter.help)
     g.add_argument("--all", action="store_true",
                    help="every target above the model supports (the others are listed as skipped, with the reason)")
     c = p.add_argument_group("calibration")
     c.add_argument("--calib-data", default=None, metavar="DATASET",
                    help="calibration images (default: the dataset in the model's manifest)")
     c.add_argument("--calib-count", type=int, default=200, help="calibration images (default 200)")
-    c.add_argument("--calib-method", default="minmax", choices=("minmax", "entropy", "percentile"),
+    c.add_argument("--calib-method", default="minmax", choices=CALIB_METHODS,
                    help="ONNX int8 calibration (default minmax)")
     o = p.add_argument_group("graph")
     o.add_argument("--input-size", default=None, metavar="HxW", help="static input size (default: manifest)")
-    o.add_argument("--io", default="float", choices=("float", "uint8", "int8"),
+    o.add_argument("--io", default="float", choices=IO_TYPES,
                    help="I/O type of the full-integer TFLite model (default float; uint8 implies --pixels)")
     o.add_argument("--pixels", action="store_true",
                    help="graph takes raw RGB pixels 0..255; normalisation is done inside the model "
                         "(what MediaPipe needs for per-channel mean/std)")
-    o.add_argument("--head", default="logits", choices=("logits", "softmax", "argmax"),
+    o.add_argument("--head", default="logits", choices=HEADS,
                    help="output head built into the graph (argmax: uint8 class map)")
     add_spec_args(p)
     add_model_spec_args(p)
@@ -71,9 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _targets(args: argparse.Namespace) -> list[str]:
-    if args.all:
-        return list(TARGET_FLAGS.values())
-    return [t for flag, t in TARGET_FLAGS.items() if getattr(args, flag)]
+    """The asked-for targets, in registry order (``--all``: every registered one)."""
+    return [name for name, e in EXPORTERS.items() if args.all or getattr(args, e.dest)]
 
 
 def _tensor(t: dict) -> str:
@@ -124,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             err.write(f"lint {g['severity']}: {describe_group(g)}\n")
     if plan.graph_normalisation is not None:
         err.write("graph input: raw RGB pixels 0..255 (normalisation in the graph; manifest mean 0, std 1/255)\n")
-    elif is_per_channel(plan.ctx.spec) and any(t in TFLITE_TARGETS for t in _targets(args)):
+    elif is_per_channel(plan.ctx.spec) and any(get_exporter(t).format == "tflite" for t in _targets(args)):
         err.write("note: per-channel mean/std; MediaPipe's ImageSegmenter needs --pixels (or --io uint8)\n")
     if plan.calibration is not None:
         err.write(f"calibration: {len(plan.calibration)} images from {plan.calibration.source}\n")

@@ -108,7 +108,7 @@ class OnnxCandidates:
 
 
 def onnx_candidates(graph: Any, ctx: ExportContext, final: Path, *, integer_only: bool = False) -> OnnxCandidates:
-    """The guard strategy of the ``onnx-int8`` target (see :data:`edgeseg.export.guard.STRATEGIES`);
+    """The guard strategy of the ``onnx-int8`` target (see ``guard_strategy`` of its exporter);
     scratch files go to ``ctx.work_dir``. Candidates are built by the exporter's own functions
     (:func:`edgeseg.export.onnx.qdq_input`, ``quantize_qdq``, ``write_qdq``), layout rewrites included."""
     return OnnxCandidates(graph, ctx, final, Path(ctx.work_dir), integer_only=integer_only)

@@ -1,4 +1,8 @@
-"""Target name -> exporter. A new format is one module plus one line here."""
+"""Target name -> exporter. A new format is one module plus one line here (docs/extending.md).
+
+Everything that lists targets reads this registry: ``convert``'s flags and ``--all``, ``bench --matrix``,
+the accuracy guard (:func:`guarded_targets`) and the parametrised export tests.
+"""
 
 from __future__ import annotations
 
@@ -20,3 +24,8 @@ def get_exporter(name: str) -> Exporter:
 def list_targets() -> list[str]:
     """All target names, in the order ``--all`` exports them."""
     return list(EXPORTERS)
+
+
+def guarded_targets() -> list[str]:
+    """Targets the accuracy guard (``--max-miou-drop``) can re-quantise: those with a ``guard_strategy``."""
+    return [name for name, e in EXPORTERS.items() if e.guard_strategy]
