@@ -73,7 +73,7 @@ def op_models(buf: bytes) -> Iterator[tuple[dict[str, Any], bytes]]:
     import flatbuffers
     from ai_edge_litert import schema_py_generated as fb
 
-    from edgeseg.export.tflite_graph import builtin_names
+    from edgeseg.runtime.tflite_reader import builtin_names
 
     names = builtin_names()
     model = fb.ModelT.InitFromPackedBuf(bytearray(buf), 0)

@@ -156,7 +156,7 @@ def lint_model(model: Any, input_size: tuple[int, int] | None = None) -> dict[st
     from edgeseg.export.graph import build_graph
     from edgeseg.export.sources import ModelSource, from_keras
     from edgeseg.export.tflite import converter_for
-    from edgeseg.export.tflite_graph import op_counts
+    from edgeseg.runtime.tflite_reader import op_counts
 
     source = model if isinstance(model, ModelSource) else from_keras(model)
     findings = lint_layers(source.model)

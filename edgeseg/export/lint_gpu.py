@@ -36,19 +36,17 @@ def gpu_gaps(buf: bytes) -> dict[str, str]:
     the input type of ``DEQUANTIZE`` (fp16 weights). The delegate then takes one partition: ops after a
     refused op may run on the CPU too, which the runtime's ``delegated_ops()`` counts.
     """
-    from edgeseg.export.tflite_graph import _root, builtin_names
+    from edgeseg.runtime.tflite_reader import CUSTOM_CODE, builtin_code, model_of, opcode_name
 
-    model = _root(buf)
-    names = builtin_names()
+    model = model_of(buf)
     sub = model.Subgraphs(0)
     gaps: dict[str, str] = {}
     for j in range(sub.OperatorsLength()):
         op = sub.Operators(j)
         oc = model.OperatorCodes(op.OpcodeIndex())
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        if code == 32:  # custom ops: lint's own "not a builtin" finding
+        if builtin_code(oc) == CUSTOM_CODE:  # custom ops: lint's own "not a builtin" finding
             continue
-        name, version = names.get(code, f"BUILTIN_{code}"), int(oc.Version())
+        name, version = opcode_name(oc), int(oc.Version())
         reason = _reason(name, version, _input_type(sub, op))
         if reason and name not in gaps:
             gaps[name] = reason

@@ -303,7 +303,7 @@ def read_metadata(model: bytes) -> dict[str, Any]:
     Raises:
         KeyError: the model carries no ``TFLITE_METADATA``.
     """
-    from edgeseg.export.tflite_graph import metadata_entries
+    from edgeseg.runtime.tflite_reader import metadata_entries
 
     raw = metadata_entries(model)[METADATA_NAME]
     if raw[4:8] != b"M001":

@@ -2,8 +2,8 @@
 
 The LiteRT interpreter trusts its input: a truncated or bit-flipped file can crash the
 process (out-of-range tensor/buffer indices, data shorter than a tensor's shape). This
-module walks the flatbuffer with the schema that ai-edge-litert ships
-(``ai_edge_litert.schema_py_generated``, on top of the ``flatbuffers`` package) and checks
+module walks the flatbuffer through :mod:`edgeseg.runtime.tflite_reader` (the schema ai-edge-litert
+ships, on top of the ``flatbuffers`` package) and checks
 every index and length the interpreter will dereference. Every read is Python-level, so a
 bad offset raises an exception here, never a segfault; any failure becomes a one-line
 :class:`~edgeseg.errors.ModelError`.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.errors import ModelError
+from edgeseg.runtime.tflite_reader import opcode_name, schema
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,7 @@ class TFLiteSummary:
     operators: int
     tensors: int
     buffers: int
-    op_types: dict[str, int] = field(default_factory=dict)
-
-
-def _schema() -> Any:
-    try:
-        from ai_edge_litert import schema_py_generated as schema  # needs the flatbuffers package
-    except ImportError as exc:  # pragma: no cover - ai-edge-litert always ships it
-        raise ModelError(f"cannot verify .tflite files: the LiteRT flatbuffer schema is unavailable ({exc})") from None
-    return schema
+    op_types: dict[str, int] = field(default_factory=dict)  # all subgraphs; names as tflite_reader.opcode_name
 
 
 def verify_tflite(path: str | os.PathLike[str]) -> TFLiteSummary:
@@ -70,9 +63,9 @@ def verify_tflite_bytes(data: bytes) -> TFLiteSummary:
     root = int.from_bytes(data[0:4], "little")
     if not 8 <= root < size - 4:
         raise ModelError(f"root table offset {root} outside the {size}-byte file")
-    schema = _schema()
+    fb = schema()
     try:
-        return _walk(schema, data)
+        return _walk(fb, data)
     except ModelError:
         raise
     except Exception as exc:  # struct.error, IndexError, ValueError from an out-of-range offset
@@ -85,13 +78,9 @@ def _check(cond: bool, msg: str) -> None:
         raise ModelError(msg)
 
 
-def _op_names(schema: Any) -> dict[int, str]:
-    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
-
-
-def _walk(schema: Any, data: bytes) -> TFLiteSummary:
+def _walk(fb: Any, data: bytes) -> TFLiteSummary:
     size = len(data)
-    model = schema.Model.GetRootAs(data, 0)
+    model = fb.Model.GetRootAs(data, 0)
     version = model.Version()
     _check(version == 3, f"schema version {version}, expected 3")
     n_buf = model.BuffersLength()
@@ -112,13 +101,7 @@ def _walk(schema: Any, data: bytes) -> TFLiteSummary:
             _check(off + nbytes <= size, f"buffer {b} external data runs past the end of the file")
             length = nbytes
         buf_len.append(length)
-    names = _op_names(schema)
-    codes: list[str] = []
-    for c in range(n_codes):
-        code = model.OperatorCodes(c)
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        custom = code.CustomCode()
-        codes.append(custom.decode("utf-8", "replace") if custom else names.get(builtin, f"OP_{builtin}"))
+    codes = [opcode_name(model.OperatorCodes(c)) for c in range(n_codes)]
     op_types: dict[str, int] = {}
     n_ops = n_tensors = 0
     for s in range(n_sub):

@@ -1,65 +1,77 @@
-"""Read a .tflite flatbuffer without an interpreter: op names, I/O tensors, metadata entries."""
+"""The one .tflite flatbuffer reader (pure Python, no interpreter): op names and counts, I/O tensors, metadata.
+
+It reads with the schema ai-edge-litert ships (``ai_edge_litert.schema_py_generated``, on top of the
+``flatbuffers`` package). The runtime's structure check (:mod:`edgeseg.runtime.tflite_check`) and the
+export side (metadata, lint, the converted model's I/O) both read through it; it lives in runtime/ because
+export may import runtime and never the other way round. The functions here trust the file: check an
+untrusted one with :func:`~edgeseg.runtime.tflite_check.verify_tflite` first.
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-_TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16",
-               9: "int8", 10: "float64", 16: "uint16", 15: "uint32"}
+from edgeseg.errors import ModelError
+
+#: ``BuiltinOperator`` value of a custom op (its name is in ``OperatorCode.custom_code``).
+CUSTOM_CODE = 32
+
+TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16",
+              9: "int8", 10: "float64", 16: "uint16", 15: "uint32"}
 
 
-def _schema() -> Any:
-    from ai_edge_litert import schema_py_generated as fb  # pure Python + flatbuffers
-
+def schema() -> Any:
+    """The generated flatbuffer schema module; :class:`ModelError` (one line) if LiteRT is not installed."""
+    try:
+        from ai_edge_litert import schema_py_generated as fb  # pure Python + flatbuffers
+    except ImportError as exc:  # pragma: no cover - ai-edge-litert always ships it
+        raise ModelError(f"cannot read .tflite files: the LiteRT flatbuffer schema is unavailable ({exc})") from None
     return fb
 
 
-def _root(buf: bytes) -> Any:
-    return _schema().Model.GetRootAs(bytearray(buf) if not isinstance(buf, (bytes, bytearray)) else buf, 0)
+def model_of(buf: bytes) -> Any:
+    """The root ``Model`` table of a flatbuffer."""
+    return schema().Model.GetRootAs(bytearray(buf) if not isinstance(buf, (bytes, bytearray)) else buf, 0)
 
 
+@functools.lru_cache(maxsize=1)
 def builtin_names() -> dict[int, str]:
     """Builtin operator code -> name (``CONV_2D``, ...)."""
-    ops = _schema().BuiltinOperator
+    ops = schema().BuiltinOperator
     return {v: k for k, v in vars(ops).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def op_names(buf: bytes) -> list[str]:
-    """Operator names used by the main subgraph, in first-use order, each once.
+def builtin_code(oc: Any) -> int:
+    """The builtin code of an ``OperatorCode`` (new files keep codes >= 127 only in ``builtin_code``)."""
+    return max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
 
-    Custom ops appear as ``CUSTOM:<code>``; ``is_builtin_only`` checks for those.
-    """
-    model = _root(buf)
-    names = builtin_names()
-    codes = []
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        if code == 32:  # CUSTOM
-            custom = oc.CustomCode()
-            codes.append(f"CUSTOM:{custom.decode() if custom else '?'}")
-        else:
-            codes.append(names.get(code, f"BUILTIN_{code}"))
-    sub = model.Subgraphs(0)
-    seen: dict[str, None] = {}
-    for j in range(sub.OperatorsLength()):
-        seen.setdefault(codes[sub.Operators(j).OpcodeIndex()], None)
-    return list(seen)
+
+def opcode_name(oc: Any) -> str:
+    """An ``OperatorCode``'s name: ``CONV_2D``; ``CUSTOM:<code>`` for custom (and Flex) ops; ``BUILTIN_<n>``
+    for a code this schema does not know."""
+    code = builtin_code(oc)
+    if code == CUSTOM_CODE:
+        custom = oc.CustomCode()
+        return f"CUSTOM:{custom.decode('utf-8', 'replace') if custom else '?'}"
+    return builtin_names().get(code, f"BUILTIN_{code}")
+
+
+def op_names(buf: bytes) -> list[str]:
+    """Operator names used by the main subgraph, in first-use order, each once (see :func:`opcode_name`)."""
+    return list(op_counts(buf))
 
 
 def op_counts(buf: bytes) -> dict[str, int]:
-    """How many times each operator occurs in the main subgraph."""
-    model = _root(buf)
-    order = op_names(buf)
-    names = builtin_names()
-    out = {k: 0 for k in order}
+    """How many times each operator occurs in the main subgraph, in first-use order."""
+    model = model_of(buf)
+    codes = [opcode_name(model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
     sub = model.Subgraphs(0)
+    out: dict[str, int] = {}
     for j in range(sub.OperatorsLength()):
-        oc = model.OperatorCodes(sub.Operators(j).OpcodeIndex())
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        key = names.get(code, f"BUILTIN_{code}") if code != 32 else f"CUSTOM:{(oc.CustomCode() or b'?').decode()}"
+        key = codes[sub.Operators(j).OpcodeIndex()]
         out[key] = out.get(key, 0) + 1
     return out
 
@@ -69,7 +81,7 @@ def is_builtin_only(buf: bytes) -> bool:
     return not any(n.startswith("CUSTOM:") for n in op_names(buf))
 
 
-def _tensor_info(model: Any, sub: Any, index: int) -> dict[str, Any]:
+def _tensor_info(sub: Any, index: int) -> dict[str, Any]:
     t = sub.Tensors(index)
     q = t.Quantization()
     scale = zp = None
@@ -79,7 +91,7 @@ def _tensor_info(model: Any, sub: Any, index: int) -> dict[str, Any]:
     return {
         "name": (t.Name() or b"").decode(),
         "shape": [int(v) for v in (shape if isinstance(shape, np.ndarray) else [])],
-        "dtype": _TYPE_NAMES.get(t.Type(), str(t.Type())),
+        "dtype": TYPE_NAMES.get(t.Type(), str(t.Type())),
         "scale": scale,
         "zero_point": zp,
     }
@@ -87,14 +99,13 @@ def _tensor_info(model: Any, sub: Any, index: int) -> dict[str, Any]:
 
 def io_details(buf: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     """First input and first output tensor: name, shape, dtype, scale, zero point."""
-    model = _root(buf)
-    sub = model.Subgraphs(0)
-    return _tensor_info(model, sub, sub.Inputs(0)), _tensor_info(model, sub, sub.Outputs(0))
+    sub = model_of(buf).Subgraphs(0)
+    return _tensor_info(sub, sub.Inputs(0)), _tensor_info(sub, sub.Outputs(0))
 
 
 def metadata_entries(buf: bytes) -> dict[str, bytes]:
     """The model's ``metadata`` entries: name -> referenced buffer bytes."""
-    model = _root(buf)
+    model = model_of(buf)
     out: dict[str, bytes] = {}
     for i in range(model.MetadataLength()):
         m = model.Metadata(i)
