@@ -17,7 +17,9 @@ from edgeseg.runtime.base import Backend, TensorInfo
 
 log = logging.getLogger(__name__)
 
-#: Registry: backend name -> "module:Class" (imported lazily).
+#: Registry: backend name -> "module:Class" (imported lazily). A new engine is one module holding a
+#: :class:`~edgeseg.runtime.base.Backend` subclass, one line here (plus, if wanted, its aliases and the formats
+#: it is the default for, below) and one tester subclass in tests/runtime (docs/extending.md).
 BACKENDS: dict[str, str] = {
     "litert": "edgeseg.runtime.litert_backend:LiteRTInterpreterBackend",
     "litert-compiled": "edgeseg.runtime.litert_compiled:LiteRTCompiledBackend",
@@ -115,12 +117,9 @@ def load(path: str | os.PathLike[str], backend: str | None = None, threads: int 
         known = ", ".join(cls.OPTIONS) or "none"
         raise UsageError(f"backend {name} has no option {unknown[0]!r} (options: {known})")
     if cls.engine_version() is None:
-        raise RuntimeBackendError(f"backend {name} is not installed (pip install 'edgeseg[{_extra(name)}]')")
+        raise RuntimeBackendError(f"backend {name} is not installed (pip install 'edgeseg[{cls.extra}]')")
     log.debug("loading %s with %s (threads=%s, options=%s)", path, name, threads, opts)
     be = cls(path, threads=threads, **opts)
     be.manifest = Manifest.for_artifact(path)
     return be
 
-
-def _extra(name: str) -> str:
-    return {"litert": "litert", "litert-compiled": "litert", "onnxruntime": "onnxruntime"}.get(name, "train")

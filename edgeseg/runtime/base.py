@@ -59,6 +59,8 @@ class Backend(abc.ABC):
     formats: tuple[str, ...] = ()
     #: Keyword options the backend accepts (name -> one-line help); anything else is a UsageError.
     OPTIONS: dict[str, str] = {}
+    #: The ``pip install 'edgeseg[<extra>]'`` extra that installs the engine (named when it is missing).
+    extra: str = "device"
 
     def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:
         self.path = Path(path)

@@ -32,6 +32,7 @@ class KerasBackend(Backend):
 
     name = "keras"
     formats = ("h5", "keras", "savedmodel")
+    extra = "train"
     OPTIONS: dict[str, str] = {}
 
     def __init__(self, path: str | Path, threads: int | None = None, **options: Any) -> None:

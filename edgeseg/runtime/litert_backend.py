@@ -41,6 +41,7 @@ class LiteRTInterpreterBackend(Backend):
 
     name = "litert"
     formats = ("tflite",)
+    extra = "litert"
     OPTIONS = {"xnnpack": "apply the XNNPACK default delegate (default: on)",
                "delegate": "path of an external TFLite delegate .so (EdgeTPU, Hexagon, Arm NN, vendor NPU)",
                "delegate_options": "options of the external delegate, {key: value} strings"}

@@ -32,6 +32,7 @@ class LiteRTCompiledBackend(Backend):
 
     name = "litert-compiled"
     formats = ("tflite",)
+    extra = "litert"
     OPTIONS = {"accelerator": "cpu, gpu or npu (default cpu)",
                "fallback": "let the CPU run ops the GPU/NPU cannot (default on)",
                "dispatch": "NPU dispatch library (libLiteRtDispatch_*.so) or its folder (accelerator npu)"}

@@ -43,6 +43,7 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
     formats = ("onnx",)
+    extra = "onnxruntime"
     OPTIONS = {"providers": "comma list: cpu, cuda, openvino, coreml, nnapi, qnn, ... (default cpu)",
                "graph_opt": "graph optimisation level: disable, basic, extended, all (default all)"}
 
