@@ -11,17 +11,32 @@ import pytest
 from edgeseg.errors import SpecError
 from edgeseg.models import build, count_flops, get_info, input_multiple, list_models, round_up_size
 
+# The architectures shipped so far, in registry order; a new one is appended by its registry line alone.
 ALL = ["unet", "enet", "linknet", "deeplabv3plus", "pspnet", "fcn8s", "segnet", "rtseg"]
 
 
 def test_registry_lists_every_architecture_with_its_facts() -> None:
-    assert list_models() == ALL
-    for name in ALL:
+    assert list_models()[:len(ALL)] == ALL and len(set(list_models())) == len(list_models())
+    for name in list_models():
         info = get_info(name)
         assert info.name == name and info.paper and info.deviations and info.default_options
         assert info.output_stride == input_multiple(name)
         json.dumps(info.to_dict())
     assert [get_info(n).output_stride for n in ALL] == [16, 8, 32, 16, 48, 32, 32, 32]
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_architecture_has_its_tester(name: str) -> None:
+    """A registered architecture comes with tests/models/test_model_<name>.py subclassing ModelZooTester."""
+    import importlib
+    import inspect
+
+    from tests.models.modelzoo_base import ModelZooTester
+
+    module = importlib.import_module(f"tests.models.test_model_{name}")
+    testers = [c for _, c in inspect.getmembers(module, inspect.isclass)
+               if issubclass(c, ModelZooTester) and c is not ModelZooTester]
+    assert [t.name for t in testers] == [name], f"{module.__name__}: one ModelZooTester subclass for {name}"
 
 
 def test_importing_the_zoo_loads_no_tensorflow() -> None:
