@@ -103,7 +103,8 @@ def test_resuming_a_run_from_before_precision_goes_on_in_fp32(tmp_path: Path, ca
     assert main(["train", *TINY, "--epochs", "1", "--precision", "fp32", "--out", str(out)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["args"]["precision"] == "fp32"  # what ran, not the flag
-    del manifest["training"]["args"]["precision"]  # as written before --precision existed
+    del manifest["training"]["args"]["precision"]  # as written before --precision existed,
+    del manifest["training"]["request"]  # and before the versioned request: training.args alone
     (out / "manifest.json").write_text(json.dumps(manifest))
     capsys.readouterr()
     assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--quiet"]) == 0
