@@ -46,8 +46,10 @@ def _target_actions(p) -> dict[str, str]:
 
 
 def test_flags_and_help_are_the_shipped_ones():
-    assert _target_actions(_convert_parser()) == SHIPPED_HELP
-    assert list(_target_actions(_convert_parser())) == list(SHIPPED_HELP)  # order too (the --all order)
+    actions = _target_actions(_convert_parser())
+    assert list(actions) == [e.flag for e in registry.EXPORTERS.values()]  # one per target, registry order
+    assert list(actions)[:len(SHIPPED_HELP)] == list(SHIPPED_HELP)  # the shipped ones first, as they were
+    assert {f: actions[f] for f in SHIPPED_HELP} == SHIPPED_HELP
 
 
 def test_a_registered_exporter_gets_a_flag_all_bench_and_guard(new_format):
@@ -57,20 +59,26 @@ def test_a_registered_exporter_gets_a_flag_all_bench_and_guard(new_format):
     p = _convert_parser()
     assert _target_actions(p)["--tvm-int8"] == "<stem>_int8.tvm (TVM, calibrated)"
     assert _targets(p.parse_args(["m.h5", "--tvm-int8", "--fp32"])) == ["fp32", "tvm-int8"]
-    assert _targets(p.parse_args(["m.h5", "--all"])) == [*(f[2:] for f in SHIPPED_HELP), "tvm-int8"]
+    everything = _targets(p.parse_args(["m.h5", "--all"]))
+    assert everything == registry.list_targets() and everything[-1] == "tvm-int8"
+    assert everything[:len(SHIPPED_HELP)] == [f[2:] for f in SHIPPED_HELP]
     (sub,) = [a for a in build_parser()._actions if a.choices and "bench" in a.choices]
     (targets,) = [a for a in sub.choices["bench"]._actions if "--targets" in a.option_strings]
-    assert targets.help.endswith("onnx-fp16, onnx-int8, tvm-int8 (default: all)")
+    assert targets.help.endswith(f"{', '.join(registry.list_targets())} (default: all)") and "tvm-int8" in targets.help
     groups = [g.title for g in p._action_groups]
-    assert "accuracy guard (int8, onnx-int8, tvm-int8)" in groups
+    assert f"accuracy guard ({', '.join(registry.guarded_targets())})" in groups
+    assert registry.guarded_targets()[-1] == "tvm-int8"
     check_guard(["tvm-int8"], True, 1.0)  # guardable: no error
-    with pytest.raises(UsageError, match=r"^--max-miou-drop applies to --int8, --onnx-int8 and --tvm-int8; none was"):
+    with pytest.raises(UsageError, match=r"^--max-miou-drop applies to --int8, --onnx-int8.* and --tvm-int8; none was"):
         check_guard(["fp32"], True, 1.0)
 
 
-def test_guard_refusal_names_the_guardable_flags():
+def test_guard_refusal_names_the_guardable_flags(monkeypatch):
     from edgeseg.export.guard import check_guard
 
+    assert registry.guarded_targets()[:2] == ["int8", "onnx-int8"]
+    for name in set(registry.EXPORTERS) - {f[2:] for f in SHIPPED_HELP}:  # the message of the shipped registry
+        monkeypatch.delitem(registry.EXPORTERS, name)
     assert registry.guarded_targets() == ["int8", "onnx-int8"]
     with pytest.raises(UsageError) as exc:
         check_guard(["fp32", "onnx"], True, 1.0)
