@@ -1,4 +1,5 @@
-"""Shared fixtures: paths to the shipped samples, (when present) ../shared/camvid, and Ctrl-C as a terminal has it."""
+"""Shared fixtures: the shipped samples, (when present) ../shared/camvid, the tiny model's committed artifacts,
+and Ctrl-C as a terminal has it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ SHARED_CAMVID = REPO.parent / "shared" / "camvid"
 def samples_dir() -> Path:
     """The 11 CamVid frames shipped in the repository (images/ + masks/)."""
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A session copy of the committed tiny model (tests/fixtures, no TensorFlow needed), paths by name: h5,
+    fp32, int8, dynamic (free batch axis), onnx; manifests beside fp32/int8/onnx."""
+    from tests.fixtures import tiny
+
+    return tiny.copy_to(tmp_path_factory.getbasetemp() / "edgeseg_tiny")
 
 
 @pytest.fixture(scope="session")

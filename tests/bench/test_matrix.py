@@ -16,6 +16,7 @@ FAST = ["--runs", "3", "--min-time", "0.05", "--warmup-runs", "1", "--warmup-tim
 
 def test_matrix_end_to_end(tiny: dict[str, Path], samples_dir: Path, tmp_path: Path,
                            capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tensorflow", reason="the matrix converts the Keras model: TensorFlow is not installed")
     out = tmp_path / "matrix"
     rc = main(["bench", str(tiny["h5"]), "--matrix", "--data", str(samples_dir), "--calib-data", str(samples_dir),
                "--targets", "fp32,int8,onnx", "--threads", "1", *FAST, "--out", str(out)])
@@ -127,6 +128,7 @@ def test_matrix_unknown_target_is_one_line(tiny: dict[str, Path], samples_dir: P
 def test_matrix_ctrl_c_keeps_measured_rows(tiny: dict[str, Path], samples_dir: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
     """Ctrl-C during the second measurement: the first row is written to matrix.*, the rest named as left."""
+    pytest.importorskip("tensorflow", reason="the matrix converts the Keras model: TensorFlow is not installed")
     from edgeseg.bench import runner
 
     calls = []

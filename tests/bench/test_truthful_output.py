@@ -76,6 +76,7 @@ def test_bench_data_miou_in_percent(tiny, samples_dir, capsys) -> None:
 
 
 def test_plots_label_percent_and_points(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("matplotlib")  # the `plots` extra, not part of a device install
     from edgeseg.bench import plots
     from edgeseg.bench.matrix import matrix_rows
 
