@@ -11,8 +11,9 @@ minimum/maximum over all frames into the annotated model before the converter qu
 quantiser, the I/O types and everything else stay TensorFlow's own.
 
 It wraps ``tensorflow.lite.python.optimize.calibrator.Calibrator.calibrate`` for the duration of one
-``convert()`` call (a private TensorFlow class; ``tests/export/test_fast_calibration.py`` checks the
-statistics equal the stock calibrator's, so a TensorFlow change that breaks this shows up there).
+``convert()`` call (a private TensorFlow class, reached through :mod:`edgeseg._tf_private`;
+``tests/export/test_fast_calibration.py`` checks the statistics equal the stock calibrator's, so a
+TensorFlow change that breaks this shows up there).
 """
 
 from __future__ import annotations
@@ -131,17 +132,15 @@ def fast_minmax_calibration(frames: Callable[[], Iterator[np.ndarray]], threads:
     one frame only, and its annotated model gets the statistics of all frames. ``input_range``: see
     :func:`collect_minmax`.
     """
-    from tensorflow.lite.python.optimize import calibrator as _cal
+    from edgeseg._tf_private import patched_calibrate
 
-    original = _cal.Calibrator.calibrate
+    def wrap(original: Callable[[Any, Any], bytes]) -> Callable[[Any, Any], bytes]:
+        def calibrate(self: Any, dataset_gen: Callable[[], Iterator[Any]]) -> bytes:
+            annotated = original(self, dataset_gen)
+            stats = collect_minmax(annotated, ([x] for x in frames()), threads, input_range)
+            return write_minmax(annotated, stats)
 
-    def calibrate(self: Any, dataset_gen: Callable[[], Iterator[Any]]) -> bytes:
-        annotated = original(self, dataset_gen)
-        stats = collect_minmax(annotated, ([x] for x in frames()), threads, input_range)
-        return write_minmax(annotated, stats)
+        return calibrate
 
-    _cal.Calibrator.calibrate = calibrate
-    try:
+    with patched_calibrate(wrap):
         yield
-    finally:
-        _cal.Calibrator.calibrate = original

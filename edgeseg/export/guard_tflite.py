@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from pathlib import Path
@@ -124,13 +123,14 @@ class TFLiteCandidates:
         """Quantise the calibrated model with ``nodes`` (op output tensor names) left in float."""
         from edgeseg._keras import tf
 
+        from edgeseg._tf_private import mlir_quantize
+
         # mlir_quantize is what QuantizationDebugger.get_nondebug_quantized_model calls; called directly
-        # so that the --io input/output types apply. TensorFlow is already loaded by edgeseg._keras.
-        convert = importlib.import_module("tensorflow.lite.python.convert")
+        # so that the --io input/output types apply.
         io = {"float": tf.float32, "uint8": tf.uint8, "int8": tf.int8}[self.ctx.io]
         out_io = tf.float32 if self.ctx.head == "argmax" else io
-        model = convert.mlir_quantize(self._calibrated, fully_quantize=False, input_data_type=io,
-                                      output_data_type=out_io, denylisted_nodes=nodes)
+        model = mlir_quantize(self._calibrated, fully_quantize=False, input_data_type=io,
+                              output_data_type=out_io, denylisted_nodes=nodes)
         quant = {"weights": "int8", "activations": "int8", "io": self.ctx.io, "float_nodes": nodes,
                  "calibration_images": self.ctx.calib_count, "calibration_method": "minmax (TFLite converter)"}
         return self._write(model, path, "int8", quant)
@@ -149,5 +149,5 @@ class TFLiteCandidates:
 
 def tflite_candidates(graph: Any, ctx: ExportContext, final: Path, *,
                       integer_only: bool = False) -> TFLiteCandidates:
-    """The guard strategy of the ``int8`` target (see :data:`edgeseg.export.guard.STRATEGIES`)."""
+    """The guard strategy of the ``int8`` target (see ``guard_strategy`` of its exporter)."""
     return TFLiteCandidates(graph, ctx, final, integer_only=integer_only)

@@ -41,12 +41,9 @@ def quantize_for_training(model: keras.Model) -> tuple[keras.Model, list[str]]:
     """
     tfmot = _tfmot()
     qk = tfmot.quantization.keras
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_configs as cfg_mod,
-    )
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry as reg_mod,
-    )
+    from edgeseg._tf_private import tfmot_default_8bit
+
+    cfg_mod, reg_mod = tfmot_default_8bit()
 
     registry = reg_mod.Default8BitQuantizeRegistry()
     skipped: list[str] = []
