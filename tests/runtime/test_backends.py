@@ -7,6 +7,7 @@ import pytest
 
 from edgeseg import runtime
 from edgeseg.errors import ModelError, RuntimeBackendError, UsageError
+from tests.runtime.backend_base import check_int8_logits
 
 
 @pytest.fixture(scope="module")
@@ -30,52 +31,15 @@ def reference(batch):
     return logits
 
 
-@pytest.mark.parametrize("key,backend", [("fp32", "litert"), ("fp32", "litert-compiled"), ("onnx", "onnxruntime"),
-                                         ("dynamic", "litert"), ("fp32", None), ("onnx", None)])
-def test_fp32_backends_match_keras(tiny, batch, reference, key, backend):
-    be = runtime.load(tiny[key], backend, threads=1)
-    y = be.run(batch)
-    assert y.shape == reference.shape == (2, 64, 64, 11)
-    assert y.dtype == np.float32
-    np.testing.assert_allclose(y, reference, atol=1e-4)
-    assert be.manifest is None or be.manifest.spec.input_size == (64, 64)
-
-
-# The int8 file's logits against Keras, as fractions of Keras' logit span (XNNPACK, 1 thread, 2 frames).
-# Measured: max 0.72 %, mean 0.125 %, argmax agreement 97.05 %. Limits: about 2x the measured error, 2 points
-# under the agreement. Broken decoding they catch (test_int8_check_catches_broken_quantisation): output zero
-# point dropped 6.1 % max / 5.3 % mean (a constant shift: agreement unchanged), output scale 5 % off 3.0 % max,
-# input zero point dropped 13.7 %, RGB fed as BGR 21 % and 79 % agreement.
-INT8_MAX_ERR_OF_SPAN = 0.015
-INT8_MEAN_ERR_OF_SPAN = 0.003
-INT8_MIN_AGREEMENT = 0.95
-
-
-def _check_int8_logits(y: np.ndarray, reference: np.ndarray) -> None:
-    span = float(reference.max() - reference.min())
-    err = np.abs(y - reference)
-    assert float(err.max()) < INT8_MAX_ERR_OF_SPAN * span, f"max error {err.max() / span:.2%} of the span"
-    assert float(err.mean()) < INT8_MEAN_ERR_OF_SPAN * span, f"mean error {err.mean() / span:.3%} of the span"
-    agree = (y.argmax(-1) == reference.argmax(-1)).mean()
-    assert agree > INT8_MIN_AGREEMENT, f"argmax agreement {agree:.2%}"
-
-
-@pytest.mark.parametrize("backend", ["litert", "litert-compiled"])
-def test_int8_model_takes_floats_and_returns_logits(tiny, batch, reference, backend):
-    be = runtime.load(tiny["int8"], backend, threads=1)
-    assert be.input.dtype == "int8" and be.input.quantized and be.output.quantized
-    y = be.run(batch)
-    assert y.dtype == np.float32 and y.shape == reference.shape
-    _check_int8_logits(y, reference)
-    labels = be.predict_labels(batch)
-    assert labels.shape == (2, 64, 64) and labels.dtype == np.uint8
-
+# Each backend's parity with Keras (float and int8 files) is checked by its BackendTester subclass
+# (tests/runtime/test_backend_<name>.py, limits in tests/runtime/backend_base.py); here: that the int8 limits
+# catch broken quantisation, and engine-specific behaviour.
 
 
 @pytest.mark.parametrize("mutation", ["output zero point dropped", "output scale 5 % off", "input zero point dropped",
                                       "BGR fed to an RGB model"])
 def test_int8_check_catches_broken_quantisation(tiny, batch, reference, monkeypatch, mutation):
-    """Each tolerance above has a broken runtime it must reject: the check is not vacuous."""
+    """Each tolerance of check_int8_logits (backend_base) has a broken runtime it must reject: it is not vacuous."""
     from edgeseg.core import preprocess
 
     quantize, dequantize = preprocess.quantize, preprocess.dequantize
@@ -90,7 +54,7 @@ def test_int8_check_catches_broken_quantisation(tiny, batch, reference, monkeypa
         x = np.ascontiguousarray(batch[..., ::-1])
     y = runtime.load(tiny["int8"], "litert", threads=1).run(x)
     with pytest.raises(AssertionError):
-        _check_int8_logits(y, reference)
+        check_int8_logits(y, reference)
 
 
 def test_quantize_and_dequantize_by_hand():
