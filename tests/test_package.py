@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_tests_is_this_repositorys_package() -> None:
     assert Path(tests.__file__).resolve() == REPO / "tests" / "__init__.py"
-    from tests.runtime import tiny_artifacts
+    from tests.fixtures import tiny
 
-    assert Path(tiny_artifacts.__file__).resolve().is_relative_to(REPO / "tests")
+    assert Path(tiny.__file__).resolve() == REPO / "tests" / "fixtures" / "tiny.py"
     assert not [p for p in sys.path if Path(p or ".").resolve().is_relative_to(REPO / "tests")], \
         "a folder under tests/ is on sys.path (a path hack or a package without __init__.py)"
 
