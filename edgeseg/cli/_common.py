@@ -85,14 +85,6 @@ def dataset_from_args(args: argparse.Namespace, spec: Spec, masks_required: bool
 
 def print_json(obj: Any) -> None:
     """JSON to stdout (NaN becomes null)."""
-    sys.stdout.write(json.dumps(_clean(obj), indent=2, sort_keys=False) + "\n")
+    from edgeseg.bench.report import json_safe
 
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and obj != obj:
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
+    sys.stdout.write(json.dumps(json_safe(obj), indent=2, sort_keys=False) + "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -179,6 +178,8 @@ def run_bench(args: argparse.Namespace) -> int:
         raise UsageError("--targets belongs to --matrix")
     if args.adb is not None:
         return run_android(args)
+    from edgeseg.bench.report import format_per_class, format_results, make_report
+
     jobs = build_jobs(args)
     results, failures = measure(jobs, args.isolate)
     report = make_report(results, failures)
@@ -215,6 +216,8 @@ def run_android(args: argparse.Namespace) -> int:
     if args.benchmark_binary is None:
         raise UsageError("--adb needs --benchmark-binary PATH (TFLite's benchmark_model for the device)")
     delegate = {"gpu": "gpu", "npu": "nnapi"}.get(args.accelerator or "", "cpu" if args.xnnpack is False else "xnnpack")
+    from edgeseg.bench.report import rounded as _r
+
     results = []
     for art in args.artifacts:
         if sniff_model_format(art) != "tflite":
@@ -261,21 +264,12 @@ def measure(jobs: list[Any], isolate: bool | None) -> tuple[list[dict[str, Any]]
     return results, failures
 
 
-def make_report(results: list[dict[str, Any]], failures: list[dict[str, Any]]) -> dict[str, Any]:
-    """A single result as-is (with machine/versions); several under ``results``."""
-    from edgeseg.bench.system import machine_info, versions
-
-    if len(results) == 1 and not failures:
-        return results[0]
-    return {"results": results, "failures": failures, "machine": machine_info(), "versions": versions()}
-
-
 def write_json(report: dict[str, Any], target: Path) -> None:
     """JSON to a file (atomically) or to stdout for ``-``."""
-    from edgeseg.cli._common import _clean
+    from edgeseg.bench.report import report_json
     from edgeseg.core.fileio import write_text_atomic
 
-    text = json.dumps(_clean(report), indent=2) + "\n"
+    text = report_json(report)
     if str(target) == "-":
         sys.stdout.write(text)
     else:
@@ -293,53 +287,3 @@ def _print_device_notes(results: list[dict[str, Any]]) -> None:
             print(f"note: {Path(r['artifact']).name} [{runtime_cell(r)}]: {note}")
         if warn:
             print(f"warning: {Path(r['artifact']).name} [{runtime_cell(r)}]: {warn}", file=sys.stderr)
-
-
-def result_row(r: dict[str, Any]) -> list[Any]:
-    """One table row of a bench result."""
-    lat = r["latency_ms"]
-    share = r.get("delegated_share")
-    from edgeseg.bench.device import runtime_cell
-
-    return [Path(r["artifact"]).name, r["precision"], runtime_cell(r), r["threads"],
-            round(r["size_bytes"] / 1e6, 3), _r(lat["init"]), _r(lat["first"]), _r(lat["min"]), _r(lat["p50"]),
-            _r(lat["p90"]), _r(lat["p99"]), f"{lat['mean']:.3g} ± {lat['std']:.2g}", _r(r["fps"], 1),
-            _r(r["peak_rss_mb"], 1), None if share is None else round(100 * share, 1),
-            None if r.get("miou_pct") is None else round(r["miou_pct"], 2)]
-
-
-HEADERS = ["artifact", "precision", "runtime", "threads", "size MB", "init ms", "first ms", "min ms", "p50 ms",
-           "p90 ms", "p99 ms", "mean ± std", "FPS", "peak RSS MB", "% delegated", "mIoU %"]
-
-
-def format_results(results: list[dict[str, Any]], markdown: bool = False) -> str:
-    """The terminal/markdown table of bench results."""
-    from edgeseg.core.table import format_table
-
-    return format_table(HEADERS, [result_row(r) for r in results], markdown=markdown)
-
-
-def format_per_class(results: list[dict[str, Any]], markdown: bool = False) -> str:
-    """Per-class IoU, precision and recall of every result that was scored (``--data``); '' if none was."""
-    from edgeseg.core.table import format_table
-
-    scored = [r for r in results if r.get("per_class_iou_pct")]
-    if not scored:
-        return ""
-    names = list(scored[0]["per_class_iou_pct"])
-    headers = ["class"]
-    for r in scored:
-        tag = f"{Path(r['artifact']).name} [{r['runtime']}]" if len(scored) > 1 else ""
-        headers += [f"{tag} IoU".strip(), "prec", "recall"]
-
-    def pct(d: dict[str, Any] | None, name: str) -> Any:
-        v = None if d is None else d.get(name)
-        return None if v is None else round(v, 1)
-
-    rows = [[n] + [pct(r.get(k), n) for r in scored for k in ("per_class_iou_pct", "per_class_precision_pct",
-                                                               "per_class_accuracy_pct")] for n in names]
-    return format_table(headers, rows, markdown=markdown)
-
-
-def _r(v: Any, nd: int = 3) -> Any:
-    return None if v is None else round(float(v), nd)
