@@ -1,5 +1,9 @@
 """Checks a command runs before any heavy import or write: inputs, data and output folder first.
 
+``convert``'s checks are convert's own (:func:`edgeseg.export.convert.check_options`,
+:func:`~edgeseg.export.convert.calibration_for`, :func:`~edgeseg.export.convert.refuse_overwrite`), run here
+earlier; this module adds only the order and the reading of every frame.
+
 A conversion that fails on its calibration frames, its output folder or ``--threads`` after
 TensorFlow has loaded (or, worse, after some artifacts are written) wastes minutes and leaves
 files behind. These checks use only numpy, Pillow and h5py, and write nothing.
@@ -10,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edgeseg.errors import ExportError, UsageError, one_line
+from edgeseg.errors import UsageError, one_line
 
 
 def check_threads(threads: int | None) -> None:
@@ -31,7 +35,8 @@ def convert_inputs(args: argparse.Namespace, targets: list[str]) -> None:
     from edgeseg.core.manifest import find_model_manifest
     from edgeseg.core.presets import CAMVID
     from edgeseg.core.spec import parse_size
-    from edgeseg.data.calibration import NO_CALIBRATION_HELP, calibration_set, verification_set
+    from edgeseg.data.calibration import verification_set
+    from edgeseg.export.convert import calibration_for, check_options, output_paths, refuse_overwrite
     from edgeseg.export.registry import get_exporter
     from edgeseg.export.sources import inspect_source
 
@@ -41,24 +46,17 @@ def convert_inputs(args: argparse.Namespace, targets: list[str]) -> None:
     check_threads(args.threads)
     if args.input_size:
         parse_size(args.input_size)
-    if args.calib_count < 1:
-        raise UsageError(f"--calib-count must be >= 1, got {args.calib_count}")
+    check_options(calib_count=args.calib_count, io=args.io, head=args.head, calib_method=args.calib_method)
     check_output_dir(args.out if args.out is not None else Path(args.model).parent)
     if not getattr(args, "force", False):
-        from edgeseg.export.convert import output_paths, refuse_overwrite
-
         refuse_overwrite(output_paths(args.model, targets, args.out))
     manifest = find_model_manifest(args.model)
     given = args.spec is not None or args.preset is not None
     # The spec convert will use: flags, else the model's manifest, else CamVid (convert refuses other
     # class counts without a spec, after loading the model).
     spec = spec_from_args(args) if given else (manifest.spec if manifest is not None else CAMVID)
-    needs = [t for t in targets if get_exporter(t).needs_calibration]
-    calib = None
-    if needs or args.calib_data is not None:
-        calib = calibration_set(args.calib_data, manifest, spec, spec.input_size, args.calib_count)
-    if needs and calib is None:
-        raise ExportError(f"{', '.join(needs)} needs calibration images and none were found: {NO_CALIBRATION_HELP}")
+    exporters = [get_exporter(t) for t in dict.fromkeys(targets)]
+    calib = calibration_for(exporters, args.calib_data, manifest, spec, spec.input_size, args.calib_count)
     verify = verification_set(args.verify_data, manifest, spec, spec.input_size, calib)
     if calib is not None:
         for j in calib.indices:

@@ -88,6 +88,33 @@ def _input_size(source: ModelSource, manifest: Manifest | None, spec: Spec, inpu
     raise UsageError("the model has a dynamic input shape and no manifest; give --input-size HxW")
 
 
+def check_options(*, calib_count: int, io: str = "float", head: str = "logits", calib_method: str = "minmax") -> None:
+    """The option checks of :func:`plan_conversion`, made before anything loads (the CLI's preflight runs
+    them before TensorFlow too); :class:`UsageError` naming the flag."""
+    if io not in IO_TYPES:
+        raise UsageError(f"--io must be one of {', '.join(IO_TYPES)}, got {io!r}")
+    if head not in HEADS:
+        raise UsageError(f"--head must be one of {', '.join(HEADS)}, got {head!r}")
+    if calib_method not in CALIB_METHODS:
+        raise UsageError(f"--calib-method must be one of {', '.join(CALIB_METHODS)}, got {calib_method!r}")
+    if calib_count < 1:
+        raise UsageError(f"--calib-count must be >= 1, got {calib_count}")
+
+
+def calibration_for(exporters: Sequence[Exporter], calib: Any, manifest: Manifest | None, spec: Spec,
+                    size: tuple[int, int], count: int, *, channels: int = 3) -> CalibrationSet | None:
+    """The calibration frames of a conversion: ``calib``, else the manifest's dataset. Required when an
+    exporter needs calibration (:class:`ExportError` naming those targets if none are found); otherwise
+    opened only when ``calib`` is given."""
+    needs = [e.name for e in exporters if e.needs_calibration]
+    if not needs and calib is None:
+        return None
+    calibration = calibration_set(calib, manifest, spec, size, count, channels=channels)
+    if needs and calibration is None:
+        raise ExportError(f"{', '.join(needs)} needs calibration images and none were found: {NO_CALIBRATION_HELP}")
+    return calibration
+
+
 def plan_conversion(model_path: str | os.PathLike[str], targets: list[str], *, calib: Any = None,
                     calib_count: int = 200, calib_method: str = "minmax", input_size: Any = None,
                     io: str = "float", head: str = "logits", verify_data: Any = None, spec: Spec | None = None,
@@ -104,14 +131,7 @@ def plan_conversion(model_path: str | os.PathLike[str], targets: list[str], *, c
     """
     if not targets:
         raise UsageError("no export target given (e.g. --fp32, --int8, --onnx or --all)")
-    if io not in IO_TYPES:
-        raise UsageError(f"--io must be one of {', '.join(IO_TYPES)}, got {io!r}")
-    if head not in HEADS:
-        raise UsageError(f"--head must be one of {', '.join(HEADS)}, got {head!r}")
-    if calib_method not in CALIB_METHODS:
-        raise UsageError(f"--calib-method must be one of {', '.join(CALIB_METHODS)}, got {calib_method!r}")
-    if calib_count < 1:
-        raise UsageError(f"--calib-count must be >= 1, got {calib_count}")
+    check_options(calib_count=calib_count, io=io, head=head, calib_method=calib_method)
     exporters = [get_exporter(t) for t in dict.fromkeys(targets)]
     path = Path(model_path)
     source = open_source(path, trust_model=trust_model)  # sniffs + refuses code before Keras loads
@@ -125,14 +145,7 @@ def plan_conversion(model_path: str | os.PathLike[str], targets: list[str], *, c
     in_graph = the_spec if (pixels or io == "uint8") and not is_pixel_spec(the_spec) else None
     model_spec, the_spec = the_spec, (pixel_spec(the_spec) if in_graph is not None else the_spec)
     channels = source.channels
-    calibration = None
-    if any(e.needs_calibration for e in exporters):
-        calibration = calibration_set(calib, manifest, the_spec, size, calib_count, channels=channels)
-        if calibration is None:
-            names = ", ".join(e.name for e in exporters if e.needs_calibration)
-            raise ExportError(f"{names} needs calibration images and none were found: {NO_CALIBRATION_HELP}")
-    elif calib is not None:
-        calibration = calibration_set(calib, manifest, the_spec, size, calib_count, channels=channels)
+    calibration = calibration_for(exporters, calib, manifest, the_spec, size, calib_count, channels=channels)
     verification = verification_set(verify_data, manifest, the_spec, size, calibration, verify_count,
                                     channels=channels)
     if verification is not None and verify_data is None and manifest is None and spec is None:
