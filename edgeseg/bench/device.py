@@ -119,6 +119,8 @@ def cpu_agreement(be: Any, raw: Any, output: Any) -> dict[str, Any] | None:
     """
     import numpy as np
 
+    from edgeseg.core.metrics import class_map
+
     if getattr(be, "accelerator", "cpu") not in ("gpu", "npu"):
         return None
     from edgeseg import runtime
@@ -126,10 +128,8 @@ def cpu_agreement(be: Any, raw: Any, output: Any) -> dict[str, Any] | None:
     with runtime.load(be.path, "litert-compiled", threads=be.threads) as ref:
         want = ref._decode(ref.run_raw(raw))  # pylint: disable=protected-access
     got = be._decode(output)  # pylint: disable=protected-access
-    if got.ndim == 4:
-        same, diff = got.argmax(-1) == want.argmax(-1), float(np.abs(got - want).max())
-    else:
-        same, diff = got == want, None
+    same = class_map(got) == class_map(want)
+    diff = float(np.abs(got - want).max()) if got.ndim == 4 else None
     return {"agreement": float(same.mean()), "max_abs_diff": diff,
             "reference": "litert-compiled on the CPU, the latency input frame"}
 
