@@ -9,7 +9,6 @@ parsed command-line flags under ``training.args``). Stdlib only: building a requ
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,6 +180,7 @@ class TrainResult:
         best_miou: The best validated mIoU (a fraction); NaN without validation (best.h5 is then the last epoch).
         last_loss: Training loss of the last epoch run.
         interrupted: Stopped by Ctrl-C; ``last`` holds the completed epochs, ``--resume`` goes on.
+        validated: The run had a validation set (else best.h5 is the last epoch and ``best_miou`` NaN).
     """
 
     out: Path
@@ -193,11 +193,7 @@ class TrainResult:
     interrupted: bool
     best: Path
     last: Path
-
-    @property
-    def validated(self) -> bool:
-        """Whether the run had a validation set (``best_miou`` is a score, not NaN)."""
-        return not math.isnan(self.best_miou)
+    validated: bool = True
 
 
 def request_from_training(training: dict[str, Any]) -> TrainRequest:

@@ -76,7 +76,8 @@ def _model_plan(req: TrainRequest, spec: Spec, resume: bool) -> tuple[Callable[[
     m, skipped = req.model, []
     source = Path(req.out) / outputs.LAST if resume else m.init
     if source is not None:
-        prior = find_model_manifest(m.init) if m.init is not None else None
+        # the run's own manifest when resuming (its model section, options included), else the --from model's
+        prior = find_model_manifest(source) if resume else find_model_manifest(m.init) if m.init else None
         section = dict(prior.get("model", {})) if prior is not None else {}
         model = outputs.load_model(source)
         section.setdefault("architecture", m.name or model.name)
@@ -195,7 +196,7 @@ def train(request: TrainRequest, spec: Spec, *, resume: bool = False, echo: Echo
     return TrainResult(out=out, epochs=epochs, epochs_done=summary.epochs_done, best_epoch=summary.best_epoch,
                        best_miou=summary.best_miou if val is not None else float("nan"), last_loss=summary.last_loss,
                        wall_seconds=time.perf_counter() - started, interrupted=summary.interrupted,
-                       best=out / outputs.BEST, last=out / outputs.LAST)
+                       best=out / outputs.BEST, last=out / outputs.LAST, validated=val is not None)
 
 
 def _sequences(ds: FolderDataset) -> str:

@@ -114,7 +114,7 @@ def test_cli_reports_the_result_and_picks_the_exit_code(tmp_path: Path, monkeypa
     def fake_train(request, spec, **kwargs):
         seen.update(request=request, **kwargs)
         return TrainResult(request.out, 4, 2, 2, miou, 0.25, 1.0, interrupted, request.out / "best.h5",
-                           request.out / "last.h5")
+                           request.out / "last.h5", validated=miou == miou)
 
     monkeypatch.setitem(sys.modules, "edgeseg.train.session", types.SimpleNamespace(train=fake_train))
     out = tmp_path / "run"
@@ -143,7 +143,9 @@ def test_resume_of_a_run_written_before_the_request(tmp_path: Path) -> None:
                         "lr": None, "quiet": True}
     (out / "manifest.json").write_text(json.dumps(manifest))
     assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--quiet"]) == 0
-    training = json.loads((out / "manifest.json").read_text())["training"]
+    resumed = json.loads((out / "manifest.json").read_text())
+    assert resumed["model"] == manifest["model"]  # options included (a resume once dropped them)
+    training = resumed["training"]
     assert training["epochs_done"] == 2 and training["request"]["version"] == REQUEST_VERSION
     req = TrainRequest.from_dict(training["request"])
     assert req.out == out and req.epochs == 2 and req.model.options == {"depth": 2, "base_width": 4}
