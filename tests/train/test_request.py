@@ -1,4 +1,4 @@
-"""The training request: JSON round trip, version checks, old runs' ``training.args``, no argparse in train/, exit codes."""
+"""The training request: JSON round trip, versions, old runs' ``training.args``, no argparse in train/, exit codes."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ OLD_ARGS = {
 def _full_request() -> TrainRequest:
     """A request with no field at its default, so a field the round trip drops shows."""
     return TrainRequest(
-        out=Path("runs/x"), model=ModelRequest("unet", {"depth": 2, "act": "relu", "blocks": [1, 2]}, Path("a.h5"), True),
+        out=Path("runs/x"),
+        model=ModelRequest("unet", {"depth": 2, "act": "relu", "blocks": [1, 2]}, Path("a.h5"), True),
         data=DataRequest(Path("data"), ("train", "val"), None, ("0001TP", "0006R0"), Path("i"), Path("m"), "camvid",
                          Path("s.json"), {1: 0, 2: 1}, (48, 64), (32, 32), "pad"),
         augment=AugmentRequest(False, (0.5, 2.0), 3.0, 0.2, 0.3, 0.1, 1.5, 0.05),
