@@ -106,6 +106,8 @@ def run_train(args: argparse.Namespace) -> int:
     from edgeseg.train.session import train  # TensorFlow loads here
 
     command = " ".join(["edgeseg", *sys.argv[1:]]) if sys.argv else "edgeseg train"
+    if args.resume:  # the run's command stays the one that started it; the resume is appended
+        command = f"{_first_command(args.out) or 'edgeseg train'} ; {command}"
     result = train(request, spec, resume=args.resume, echo=_echo, quiet=args.quiet, command=command)
     if result.interrupted:
         from edgeseg.cli.main import EXIT_INTERRUPTED
@@ -185,3 +187,12 @@ def _resumed(args: argparse.Namespace) -> TrainRequest:
     except (OSError, KeyError, ValueError, TypeError, AttributeError):
         raise UsageError(f"{args.out}: no resumable run (manifest.json with the training arguments)") from None
     return replace(request, out=args.out, epochs=args.epochs or request.epochs)
+
+
+def _first_command(out: Path) -> str | None:
+    """The command line that started the run in ``out`` (before any ``--resume``), if recorded."""
+    try:
+        recorded = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["training"]["command"]
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    return str(recorded).split(" ; ")[0]

@@ -152,3 +152,5 @@ def test_resume_of_a_run_written_before_the_request(tmp_path: Path) -> None:
     assert req.out == out and req.epochs == 2 and req.model.options == {"depth": 2, "base_width": 4}
     assert req.optim.lr is None and req.optim.schedule == "cosine" and req.augment.scale == (0.5, 2.0)
     assert training["args"]["out"] == str(out) and training["args"]["model_option"] == ["depth=2", "base_width=4"]
+    # the command that started the run is kept; the resume's own command line follows it
+    assert training["command"].startswith(manifest["training"]["command"] + " ; ")
