@@ -154,3 +154,18 @@ def test_new_losses_ignore_void_and_have_gradients(name: str) -> None:
     g = tape.gradient(value, z).numpy()
     assert np.isfinite(float(value)) and np.all(np.isfinite(g)) and np.abs(g[0, 0, :2]).sum() > 0
     assert np.all(g[0, 0, 2] == 0)
+
+
+def test_pixel_ce_matches_the_fused_kernel_in_value_and_gradient() -> None:
+    """The logsumexp form of cross-entropy equals TensorFlow's fused op, also for logits far apart (|z| 80)."""
+    from edgeseg.train.losses import pixel_ce
+
+    rng = np.random.default_rng(0)
+    z = tf.Variable(np.concatenate([rng.normal(size=(500, 11)) * 4, rng.normal(size=(12, 11)) * 80]).astype(np.float32))
+    y = tf.constant(rng.integers(0, 11, size=512).astype(np.int32))
+    with tf.GradientTape(persistent=True) as tape:
+        ours = pixel_ce(y, z)
+        ref = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=z)
+        s_ours, s_ref = tf.reduce_sum(ours), tf.reduce_sum(ref)
+    np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-5, atol=2e-5)
+    np.testing.assert_allclose(tape.gradient(s_ours, z).numpy(), tape.gradient(s_ref, z).numpy(), atol=1e-6)
