@@ -28,12 +28,13 @@ def test_zoo_is_present_and_within_budget() -> None:
     assert total < 80 * 2**20, f"models/ holds {total / 2**20:.1f} MB, over the 80 MB budget"
 
 
-# On these 3 sample frames. Measured pixel accuracy: enet 0.905 (int8) / 0.907 (fp32), linknet 0.938 / 0.938,
-# unet 0.937 / 0.938; int8 vs fp32 pixel agreement on frame 0: enet 0.984, linknet 0.992, unet 0.996.
-# Limits 2.5 and 1.4 points under the lowest. Mutation (test_zoo_checks_catch_swapped_channels): BGR pixels
-# score 0.42-0.65, and BGR fed to the int8 file alone breaks the agreement.
-PIXEL_ACCURACY_MIN = 0.88
-AGREEMENT_MIN = 0.97
+# On these 3 sample frames. Measured pixel accuracy (int8 / fp32): enet 0.960 / 0.959, linknet 0.956 / 0.956
+# (both re-shipped under the held-out protocol, trained on every train+val frame), unet 0.937 / 0.938; int8 vs fp32
+# pixel agreement on frame 0: enet 0.995, linknet 0.996, unet 0.996. Limits 2.2 and 1.5 points under the lowest.
+# Mutation (test_zoo_checks_catch_swapped_channels): BGR pixels score 0.46-0.77, and BGR fed to the int8 file
+# alone agrees on 0.47-0.76.
+PIXEL_ACCURACY_MIN = 0.915
+AGREEMENT_MIN = 0.98
 
 
 def _open(folder: Path):
