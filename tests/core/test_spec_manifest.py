@@ -106,18 +106,37 @@ def test_sniffing(tmp_path):
             sniff_model_format(tmp_path / name)
 
 
-def test_manifest_load_save_load_is_idempotent(tmp_path, samples_dir):
-    """Load -> save -> load gives the same manifest and the same file: loading records ``written_by`` (the
-    version that wrote the file) in memory, and saving must not write it back as a section of its own."""
+def _check_round_trip(m: Manifest, folder) -> Manifest:
+    """Save ``m``, load it, save and load again: the same file and the same manifest each time."""
     from edgeseg import __version__
 
-    m = Manifest(CAMVID.with_(input_size=(64, 96)), model={"architecture": "enet", "output_stride": 8},
-                 training={"epochs_done": 3, "best_val_miou": 41.5},
-                 dataset={"images": str(samples_dir / "images"), "masks": str(samples_dir / "masks"), "count": 11})
-    first = m.save(tmp_path / "a.json")
+    first = m.save(folder / "a.json")
     loaded = Manifest.load(first)
     assert loaded["written_by"] == __version__
-    second = loaded.save(tmp_path / "b.json")
-    assert json.loads(second.read_text()) == json.loads(first.read_text())  # mutation: a key added on save
+    second = loaded.save(folder / "b.json")
+    assert json.loads(second.read_text()) == json.loads(first.read_text())
     again = Manifest.load(second)
     assert again.to_dict() == loaded.to_dict() and again.spec == loaded.spec == m.spec
+    return again
+
+
+def _sample_manifest(samples_dir) -> Manifest:
+    return Manifest(CAMVID.with_(input_size=(64, 96)), model={"architecture": "enet", "output_stride": 8},
+                    training={"epochs_done": 3, "best_val_miou": 41.5},
+                    dataset={"images": str(samples_dir / "images"), "masks": str(samples_dir / "masks"), "count": 11})
+
+
+def test_manifest_load_save_load_is_idempotent(tmp_path, samples_dir, monkeypatch):
+    """Load -> save -> load gives the same manifest and the same file: loading records ``written_by`` (the
+    version that wrote the file) in memory, and saving must not write it back as a section of its own."""
+    _check_round_trip(_sample_manifest(samples_dir), tmp_path)
+    # mutation: the save before the fix, which wrote every in-memory section back (written_by included)
+    to_dict = Manifest.to_dict
+
+    def writes_back_every_section(self):
+        return {**to_dict(self), **{k: v for k, v in self.sections.items() if k == "written_by"}}
+
+    monkeypatch.setattr(Manifest, "to_dict", writes_back_every_section)
+    (tmp_path / "mutated").mkdir()
+    with pytest.raises(AssertionError):
+        _check_round_trip(_sample_manifest(samples_dir), tmp_path / "mutated")
