@@ -71,6 +71,10 @@ def main() -> int:
     head = [
         "# Results: the shipped CamVid models on CamVid val (101 frames, 360x480, void ignored)",
         "",
+        "> Models shipped under the held-out protocol (docs/train.md) trained on val too: the mIoU columns "
+        "here show what quantisation and export cost, not quality. Quality is each model's held-out-sequence "
+        "mIoU (`models/camvid-*/heldout.json`, the README's zoo table from `benchmarks/zoo_table.py`).",
+        "",
         "Reproduce with `.venv/bin/python benchmarks/camvid.py` (every shipped model) or "
         "`--models NAME ...` (only those; the other sections are kept from their last run). The runs:",
         "",
