@@ -73,7 +73,9 @@ def main() -> int:
         "",
         "> Models shipped under the held-out protocol (docs/train.md) trained on val too: the mIoU columns "
         "here show what quantisation and export cost, not quality. Quality is each model's held-out-sequence "
-        "mIoU (`models/camvid-*/heldout.json`, the README's zoo table from `benchmarks/zoo_table.py`).",
+        "mIoU (`models/camvid-*/heldout.json`, the README's zoo table from `benchmarks/zoo_table.py`). "
+        "Sections measured before 2026-12-01 (session 6) are of the previous weights, chosen on val: their "
+        "latency still describes the same graphs, their mIoU the old weights.",
         "",
         "Reproduce with `.venv/bin/python benchmarks/camvid.py` (every shipped model) or "
         "`--models NAME ...` (only those; the other sections are kept from their last run). The runs:",
