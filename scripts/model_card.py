@@ -51,6 +51,15 @@ ARCH = {
         "to 384x480 and predictions resized back to the labels"),
 }
 
+#: Measured limits particular to one model, appended to its card's "Known limits".
+LIMITS = {
+    "linknet": "LiteRT 2.3's GPU accelerator computes this int8 file wrongly (47 % pixel agreement with its CPU "
+               "on the previous weights; fp32 and fp16 are right): `benchmarks/gpu_linknet_int8.py`, docs/mobile.md.",
+    "rtseg": "LiteRT 2.3's GPU accelerator (software Vulkan) computes the int8 and dynamic-int8 files wrongly: "
+             "33 % pixel agreement with its CPU, mIoU 9.2 against 78.2 (fp32/fp16 on the GPU are right); "
+             "`benchmarks/results/camvid-rtseg/matrix.md`. Run the int8 file on the CPU, or the fp16 file on a GPU.",
+}
+
 
 def pct(x: float) -> str:
     return f"{x:.2f}"
@@ -143,7 +152,7 @@ and date there); `benchmarks/RESULTS.md` has format x runtime matrices.
   figures go into the issues.
 - The int8 file expects raw RGB pixels 0..255 at {h}x{w}; edgeseg's runtime reads that from
   `{stem}_int8.tflite.json`, MediaPipe from the embedded metadata.
-"""
+{('- ' + LIMITS[name] + chr(10)) if name in LIMITS else ''}"""
 
 
 def main() -> int:
