@@ -100,14 +100,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``train``: build the request (or read the run's, with ``--resume``), train, report."""
-    request = _resumed(args) if args.resume else request_of(args)
+    command = " ".join(["edgeseg", *sys.argv[1:]]) if sys.argv else "edgeseg train"
+    if args.resume:  # the run's command stays the one that started it; the resume is appended
+        request, first = _resumed(args)
+        command = f"{first or 'edgeseg train'} ; {command}"
+    else:
+        request = request_of(args)
     request.check(resume=args.resume)
     spec = _spec(request.data)
     from edgeseg.train.session import train  # TensorFlow loads here
 
-    command = " ".join(["edgeseg", *sys.argv[1:]]) if sys.argv else "edgeseg train"
-    if args.resume:  # the run's command stays the one that started it; the resume is appended
-        command = f"{_first_command(args.out) or 'edgeseg train'} ; {command}"
     result = train(request, spec, resume=args.resume, echo=_echo, quiet=args.quiet, command=command)
     if result.interrupted:
         from edgeseg.cli.main import EXIT_INTERRUPTED
@@ -176,9 +178,10 @@ def _spec(data: DataRequest) -> Spec:
     return spec.with_(label_remap=data.label_remap) if data.label_remap else spec
 
 
-def _resumed(args: argparse.Namespace) -> TrainRequest:
-    """The run's request, read from OUT/manifest.json (``training.request``, or ``training.args`` of older runs);
-    the run folder is where it is now, and ``--epochs`` is the one setting a resume may change (train longer)."""
+def _resumed(args: argparse.Namespace) -> tuple[TrainRequest, str | None]:
+    """The run's request, read from OUT/manifest.json (``training.request``, or ``training.args`` of older runs),
+    and the command line that started the run (before any ``--resume``), if recorded. The run folder is where
+    it is now, and ``--epochs`` is the one setting a resume may change (train longer)."""
     from edgeseg.train.request import request_from_training
 
     try:
@@ -186,13 +189,5 @@ def _resumed(args: argparse.Namespace) -> TrainRequest:
         request = request_from_training(training)
     except (OSError, KeyError, ValueError, TypeError, AttributeError):
         raise UsageError(f"{args.out}: no resumable run (manifest.json with the training arguments)") from None
-    return replace(request, out=args.out, epochs=args.epochs or request.epochs)
-
-
-def _first_command(out: Path) -> str | None:
-    """The command line that started the run in ``out`` (before any ``--resume``), if recorded."""
-    try:
-        recorded = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["training"]["command"]
-    except (OSError, KeyError, ValueError, TypeError):
-        return None
-    return str(recorded).split(" ; ")[0]
+    first = str(training["command"]).split(" ; ")[0] if training.get("command") else None
+    return replace(request, out=args.out, epochs=args.epochs or request.epochs), first
