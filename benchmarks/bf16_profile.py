@@ -25,8 +25,9 @@ builds it), n steps per ``tf.function`` call as the Trainer runs them.
    feed only the classifier kept float32 too, ``full-bf16-allbf16`` the classifier in bf16 too,
    ``loop-P`` edgeseg's Trainer (augmented tf.data input, as ``edgeseg train``), ``pipe`` the
    Trainer's input pipeline alone (one batch per step; use many steps, its prefetch buffer hides a
-   few batches), ``loss`` / ``loss-lse`` the ce loss and its gradient on float32 logits (edgeseg's,
-   and a logsumexp formulation with the same value and gradient).
+   few batches), ``loss`` / ``loss-fused`` the ce loss and its gradient on float32 logits (edgeseg's, which
+   is ``logsumexp - picked logit`` since session 6, and the same with TensorFlow's fused kernel). In the
+   recorded runs 3-7 (before that change) ``loss`` was the fused kernel and ``loss-lse`` the logsumexp form.
 
 The float32 conv error against float64 is printed and recorded: it shows whether oneDNN was made to
 compute f32 convolutions in bf16 (e.g. ``ONEDNN_DEFAULT_FPMATH_MODE=BF16``; on TF 2.21 it was not).
@@ -55,7 +56,7 @@ sys.path.insert(0, str(REPO))
 
 ARMS = ("full-fp32", "full-bf16", "full-bf16-tailfp32", "grad-fp32", "grad-bf16", "fwd-fp32", "fwd-bf16", "adam", "adam-ema",
         "full-fp32-ema", "full-bf16-ema", "full-bf16-bnfp32", "full-bf16-allbf16", "loop-fp32", "loop-bf16",
-        "pipe", "loss", "loss-lse")
+        "pipe", "loss", "loss-fused")
 
 
 def _policy_copy(model, keep_float32=lambda layer: False):
@@ -201,35 +202,29 @@ def _pipe_arm(args):
     return run
 
 
-def _lse_ce(ignore: int):
-    """Cross-entropy as logsumexp - picked logit (reductions over the class axis, no
-    SparseSoftmaxCrossEntropyWithLogits kernel); the same value and gradient as losses.cross_entropy."""
+def _fused_ce(ignore: int):
+    """edgeseg's ``ce`` loss with the per-pixel term from TensorFlow's fused
+    SparseSoftmaxCrossEntropyWithLogits kernel instead of :func:`edgeseg.train.losses.pixel_ce`."""
     from edgeseg._keras import tf
+    from edgeseg.train import losses
 
     def loss(labels, logits):
-        c = tf.shape(logits)[-1]
-        z = tf.reshape(tf.cast(logits, tf.float32), [-1, c])
-        y = tf.reshape(tf.cast(labels, tf.int32), [-1])
-        valid = tf.logical_and(tf.not_equal(y, ignore), tf.logical_and(y >= 0, y < c))
-        y = tf.where(valid, y, 0)
-        m = tf.stop_gradient(tf.reduce_max(z, -1, keepdims=True))
-        lse = tf.math.log(tf.reduce_sum(tf.exp(z - m), -1)) + m[:, 0]
-        picked = tf.reduce_sum(z * tf.one_hot(y, c), -1)
-        w = tf.cast(valid, tf.float32)
-        return tf.math.divide_no_nan(tf.reduce_sum((lse - picked) * w), tf.reduce_sum(w))
+        y, valid, z = losses._prepare(labels, logits, ignore)
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=z)
+        return tf.math.divide_no_nan(tf.reduce_sum(ce * valid), tf.reduce_sum(valid))
 
     return loss
 
 
-def _loss_arm(args, lse: bool = False):
+def _loss_arm(args, fused: bool = False):
     """The ce loss and its gradient on float32 logits of the model's output size (equal in both
-    precisions); ``lse``: the logsumexp formulation of :func:`_lse_ce`."""
+    precisions): edgeseg's (``logsumexp - picked logit``), or with the fused kernel (:func:`_fused_ce`)."""
     import numpy as np
 
     from edgeseg._keras import tf
     from edgeseg.train.losses import make_loss
 
-    loss_fn = _lse_ce(args.classes) if lse else make_loss("ce", args.classes)
+    loss_fn = _fused_ce(args.classes) if fused else make_loss("ce", args.classes)
     rng = np.random.default_rng(0)
     z = tf.Variable(rng.normal(size=(args.batch, *args.size, args.classes)).astype(np.float32))
     y = tf.constant(rng.integers(0, args.classes + 1, size=(args.batch, *args.size)).astype(np.uint8))
@@ -255,8 +250,8 @@ def _arm(args, name: str):
         return _loop_arm(args, name.split("-")[1])
     if name == "pipe":
         return _pipe_arm(args)
-    if name in ("loss", "loss-lse"):
-        return _loss_arm(args, lse=name == "loss-lse")
+    if name in ("loss", "loss-fused"):
+        return _loss_arm(args, fused=name == "loss-fused")
     parts = name.split("-")
     kind = parts[0]
     ema = name.endswith("-ema")
