@@ -44,18 +44,20 @@ def history(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def bench(files: list[Path], sequences: str, out: Path) -> list[dict]:
+def bench(files: list[Path], sequences: str, out: Path) -> tuple[list[dict], dict]:
+    """Score ``files`` on the held-out sequences: the kept columns of each row, and the run's machine/versions."""
     cmd = [*EDGESEG, "bench", *map(str, files), "--data", DATA, "--split", "train", "--sequences", sequences,
            "--threads", "2", "--json-out", str(out)]
     sh(cmd)
-    rows = json.loads(out.read_text())["results"]
+    doc = json.loads(out.read_text())
     keep = ("artifact", "format", "precision", "runtime", "threads", "miou_pct", "pixel_accuracy_pct",
             "per_class_iou_pct", "images")
     def short(text: str) -> str:  # paths as typed from the repository root; the temporary folder by name
         return text.replace(str(ROOT) + "/", "").replace(str(out.parent), "<tmp>")
 
-    return [{**{k: r.get(k) for k in keep}, "artifact": short(r["artifact"]),
-             "command": short(" ".join(["edgeseg", *cmd[1:]]))} for r in rows]
+    rows = [{**{k: r.get(k) for k in keep}, "artifact": short(r["artifact"]),
+             "command": short(" ".join(["edgeseg", *cmd[1:]]))} for r in doc["results"]]
+    return rows, {"machine": doc.get("machine"), "versions": doc.get("versions")}
 
 
 def main() -> int:
@@ -112,10 +114,8 @@ def main() -> int:
         t = Path(tmp)
         sh([*EDGESEG, "convert", str(held / "best.h5"), "--int8", "--io", "uint8", "--calib-count", "200",
             "--out", str(t)])
-        held_rows = bench([held / "best.h5", t / "best_int8.tflite"], sequences, t / "held.json")
-        ship_rows = bench([h5, dest / f"{stem}_int8.tflite", dest / f"{stem}.onnx"], sequences, t / "ship.json")
-        machine = json.loads((t / "ship.json").read_text()).get("machine")
-        versions = json.loads((t / "ship.json").read_text()).get("versions")
+        held_rows, _ = bench([held / "best.h5", t / "best_int8.tflite"], sequences, t / "held.json")
+        ship_rows, where = bench([h5, dest / f"{stem}_int8.tflite", dest / f"{stem}.onnx"], sequences, t / "ship.json")
     report = {
         "what": f"{stem}: held-out-sequence figures under the protocol (mIoU in %)",
         "held_out_sequences": sequences.split(","),
@@ -126,7 +126,7 @@ def main() -> int:
             "rows": ship_rows,
             "int8_drop_pts": round(ship_rows[0]["miou_pct"] - ship_rows[1]["miou_pct"], 2)},
         "command": " ".join(["python", "scripts/ship_model.py", *sys.argv[1:]]),
-        "machine": machine, "versions": versions,
+        **where,
     }
     (dest / "heldout.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k]["int8_drop_pts"] for k in ("held_out_model", "shipped_files_on_held_out_frames")}))
