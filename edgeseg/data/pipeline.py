@@ -20,7 +20,7 @@ import numpy as np
 from edgeseg._keras import tf
 from edgeseg.core.dataset import FolderDataset
 from edgeseg.core.spec import Spec
-from edgeseg.data.augment import Augment, augment_pair
+from edgeseg.data.augment import Augment, augment_frame, pack_rgba
 from edgeseg.errors import DataError, UsageError
 
 log = logging.getLogger(__name__)
@@ -127,9 +127,10 @@ class FrameCache:
         return pixels, image_pixels
 
     def flat_tensors(self) -> dict[str, tf.Tensor]:
-        """All frames as flat uint8 tensors plus offsets and shapes (built once), for random access
-        from inside tf.data functions: ``frame(i)`` slices frame ``i`` out without copying the set.
-        Images are stored RGBA with A = 255 (the coverage channel :func:`augment_pair` warps)."""
+        """All frames as flat tensors plus offsets and shapes (built once), for random access from
+        inside tf.data functions without copying a frame: ``pixels`` packed RGBA int32 with A = 255
+        (:func:`edgeseg.data.augment.pack_rgba`; A is the coverage channel the augmentation resamples),
+        ``labels`` uint8, and per frame the index of its first pixel (``offsets``) and ``(h, w)``."""
         if getattr(self, "_flat", None) is None:
             shapes = np.array([im.shape[:2] for im in self.images], np.int64)
             sizes = shapes[:, 0] * shapes[:, 1]
@@ -138,20 +139,11 @@ class FrameCache:
             for im, o, n in zip(self.images, off, sizes):
                 rgba[o:o + n, :3] = im.reshape(-1, 3)
             self._flat = {
-                "images": tf.constant(rgba.reshape(-1)),
-                "masks": tf.constant(np.concatenate([m.reshape(-1) for m in self.masks])),
-                "offsets": tf.constant(off), "shapes": tf.constant(shapes),
+                "pixels": tf.constant(pack_rgba(rgba)),
+                "labels": tf.constant(np.concatenate([m.reshape(-1) for m in self.masks])),
+                "offsets": tf.constant(off), "shapes": tf.constant(shapes.astype(np.int32)),
             }
         return self._flat
-
-    def frame(self, i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """``(image HxWx4 RGBA, mask)`` of frame ``i`` (a scalar tensor), usable inside tf.data functions."""
-        t = self.flat_tensors()
-        h, w = t["shapes"][i][0], t["shapes"][i][1]
-        o = t["offsets"][i]
-        image = tf.reshape(t["images"][4 * o:4 * (o + h * w)], tf.stack([h, w, 4]))
-        mask = tf.reshape(t["masks"][o:o + h * w], tf.stack([h, w]))
-        return image, mask
 
     def source(self) -> tf.data.Dataset:
         """``(image uint8 HxWx3, mask uint8 HxW)`` elements in dataset order."""
@@ -209,12 +201,12 @@ def train_dataset(frames: FrameCache, cfg: PipelineConfig, batch_size: int, *, s
     out_hw = cfg.train_size
     void = ignore_index(spec)
     total = len(frames)
-    frames.flat_tensors()
+    flat = frames.flat_tensors()
 
     def aug(i: tf.Tensor, s: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        image, mask = frames.frame(i)
-        return augment_pair(image, mask, s, out_hw=out_hw, base_hw=base, aug=cfg.augment, mean=mean,
-                            std=std, bgr=spec.channel_order == "BGR", void=void)
+        return augment_frame(flat["pixels"], flat["labels"], flat["offsets"][i], flat["shapes"][i], s,
+                             out_hw=out_hw, base_hw=base, aug=cfg.augment, mean=mean, std=std,
+                             bgr=spec.channel_order == "BGR", void=void)
 
     def one_epoch(e: tf.Tensor) -> tf.data.Dataset:
         es = epoch_seed(seed, e)
