@@ -19,7 +19,7 @@ from edgeseg.data.pipeline import FrameCache, PipelineConfig, eval_dataset, igno
 from edgeseg.errors import UsageError
 from edgeseg.train import outputs
 from edgeseg.train.evaluate import evaluate, make_predict_fn
-from edgeseg.train.losses import make_loss
+from edgeseg.train.losses import compiled, make_loss
 from edgeseg.train.optim import OptimConfig, make_optimizer
 from edgeseg.train.precision import POLICIES, loss_scale_optimizer, with_policy
 
@@ -39,9 +39,10 @@ class TrainConfig:
         class_weights: Per-class loss weights or ``None``.
         optim: Optimiser and schedule.
         seed: Seeds the shuffle, the augmentation and (via the caller) the weights.
-        jit: XLA-compile the forward/backward step: ``True``, ``False`` or ``None`` (auto: on a GPU
-            try XLA and fall back; on CPU off, since XLA's CPU convolutions measured 3-5x slower
-            than TensorFlow's oneDNN kernels for U-Net and ENet training steps).
+        jit: XLA-compile the forward/backward step: ``True``, ``False`` (no XLA at all) or ``None``
+            (auto: on a GPU try XLA and fall back; on CPU only the loss, since XLA's CPU convolutions
+            measured 3-5x slower than TensorFlow's oneDNN kernels for U-Net and ENet training steps,
+            while XLA's fused loss is faster, see :func:`edgeseg.train.losses.compiled`).
         steps_per_epoch: Cap on steps per epoch (default: one pass over the training frames).
         val_batch_size: Frames per validation batch.
         steps_per_execution: Steps run inside one ``tf.function`` call (one host sync, one loss
@@ -175,7 +176,8 @@ class Trainer:
         self.loss_fn = make_loss(cfg.loss, ignore_index(spec), cfg.class_weights)
         self.jit = cfg.jit
         if self.jit is None and not tf.config.list_logical_devices("GPU"):
-            self.jit = False
+            self.jit = False  # auto on a CPU: the convolutions run oneDNN's kernels, the loss runs XLA's
+            self.loss_fn = compiled(self.loss_fn, spec.num_classes)
         self._chunk = cfg.steps_per_execution or 1
         self._step_time: float | None = None
         self._calls = 0

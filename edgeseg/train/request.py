@@ -96,7 +96,7 @@ class TrainRequest:
         epochs: Total epochs; ``None``: 100, or 3 with QAT. The one setting a resume may change.
         class_weights: ``none``, ``median``, ``enet``, ``spec`` or ``w1,w2,...``.
         precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``; a stored run holds the one it resolved to.
-        jit: ``auto``, ``on`` or ``off`` (XLA for the training step).
+        jit: ``auto``, ``on`` or ``off`` (XLA for the training step; auto: all of it on a GPU, the loss on a CPU).
         strategy: ``none``, ``mirrored`` or ``multiworker``; ``cpu_replicas`` splits the CPU into N devices.
     """
 

@@ -169,3 +169,35 @@ def test_pixel_ce_matches_the_fused_kernel_in_value_and_gradient() -> None:
         s_ours, s_ref = tf.reduce_sum(ours), tf.reduce_sum(ref)
     np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-5, atol=2e-5)
     np.testing.assert_allclose(tape.gradient(s_ours, z).numpy(), tape.gradient(s_ref, z).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["ce", "combo", "focal", "exp_log", "ce+dice+0.1*boundary"])
+def test_xla_compiled_loss_has_the_same_value_and_gradient(name: str) -> None:
+    """The Trainer runs the loss XLA-compiled on CPU: same value and gradient as the plain ops, void ignored."""
+    from edgeseg.train.losses import compiled
+
+    rng = np.random.default_rng(1)
+    labels = tf.constant(rng.integers(0, VOID + 1, size=(2, 16, 24)).astype(np.uint8))
+    z = tf.Variable((rng.normal(size=(2, 16, 24, VOID)) * 3).astype(np.float32))
+    plain = make_loss(name, VOID)
+    fast = compiled(plain, VOID)
+    assert fast is not plain and getattr(fast, "_jit_compile", None) is True
+    grads = []
+    for fn in (plain, fast):
+        with tf.GradientTape() as tape:
+            value = fn(labels, z)
+        grads.append((float(value), tape.gradient(value, z).numpy()))
+    (v0, g0), (v1, g1) = grads
+    assert v1 == pytest.approx(v0, rel=1e-5)
+    np.testing.assert_allclose(g1, g0, atol=1e-6)
+    assert np.abs(g1).sum() > 0 and np.all(g1[labels.numpy() == VOID] == 0)
+
+
+def test_a_loss_xla_cannot_compile_runs_without_it(caplog: pytest.LogCaptureFixture) -> None:
+    from edgeseg.train.losses import compiled
+
+    def host_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:  # a py_function has no XLA kernel
+        return tf.py_function(lambda z: tf.reduce_mean(z), [logits], tf.float32)
+
+    assert compiled(host_loss, VOID) is host_loss
+    assert "XLA cannot compile the loss" in caplog.text
