@@ -19,6 +19,7 @@ from edgeseg.data.pipeline import FrameCache, PipelineConfig, eval_dataset, igno
 from edgeseg.errors import UsageError
 from edgeseg.train import outputs
 from edgeseg.train.evaluate import evaluate, make_predict_fn
+from edgeseg.train.fold import fold_upsampling_head
 from edgeseg.train.losses import compiled, make_loss
 from edgeseg.train.optim import OptimConfig, make_optimizer
 from edgeseg.train.precision import POLICIES, loss_scale_optimizer, with_policy
@@ -168,6 +169,8 @@ class Trainer:
                 from edgeseg.models.reshape import copy_model
 
                 self.eval_model = copy_model(self.model)
+            # same function and variables, the full-resolution linear head computed at low resolution
+            self.model = fold_upsampling_head(self.model)
             self.optimizer, self.schedule = make_optimizer(cfg.optim, self.steps * cfg.epochs)
             self._base_optimizer = self.optimizer  # holds the averages; LossScaleOptimizer delegates to it
             if cfg.precision == "fp16":

@@ -84,19 +84,37 @@ def resolve_precision(requested: str, *, qat: bool = False, flags: set[str] | No
     return Precision("fp32", "auto: no bf16 units found (CPU flags avx512_bf16/amx_bf16, GPU >= sm_80)")
 
 
+#: oneDNN's bf16 batch-norm kernels on AVX512-BF16 need a multiple of this many channels; other widths
+#: fall back to its reference kernel (``nspc_bnorm:any``), measured 3 ms per call on 8x64x80x8, ~10x the
+#: float32 kernel (benchmarks/bf16_profile.py with ONEDNN_VERBOSE=1, docs/train.md "Mixed precision").
+BF16_BN_CHANNELS = 16
+
+
+def float32_layers(model: keras.Model, policy: str, *, float32_outputs: bool = True) -> set[str]:
+    """Names of the layers that compute in float32 in a ``policy`` copy of ``model``: the output layers
+    (when asked) and, under bf16, batch norms of a width oneDNN has no bf16 kernel for."""
+    keep = set(model.output_names) if float32_outputs else set()
+    if policy == POLICIES["bf16"]:
+        keep |= {layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+                 and int(layer.output.shape[-1]) % BF16_BN_CHANNELS}
+    return keep
+
+
 def with_policy(model: keras.Model, policy: str, *, float32_outputs: bool = True) -> keras.Model:
     """A copy of functional ``model`` whose layers compute under ``policy`` (same float32 weights).
 
     Every loss casts the logits to float32 before its softmax, so the loss, the softmax and the metrics
     are float32 either way; ``float32_outputs`` also keeps the output layers (the classifiers) in
     float32, as Keras' mixed-precision guide advises (a bf16 classifier measured no faster, within noise).
+    Under bf16, batch norms whose channel count is not a multiple of :data:`BF16_BN_CHANNELS` stay float32
+    too (Keras casts around them); see :func:`float32_layers`.
     """
     config = copy.deepcopy(model.get_config())
-    outputs = {entry[0] for entry in config["output_layers"]} if float32_outputs else set()
+    keep = float32_layers(model, policy, float32_outputs=float32_outputs)
     for layer in config["layers"]:
         if layer["class_name"] == "InputLayer":
             continue
-        name = policy if layer["config"]["name"] not in outputs else "float32"
+        name = "float32" if layer["config"]["name"] in keep else policy
         layer["config"]["dtype"] = {"class_name": "Policy", "config": {"name": name}}
     clone = keras.Model.from_config(config)
     clone.set_weights(model.get_weights())
@@ -108,4 +126,4 @@ def loss_scale_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimiz
     return keras.mixed_precision.LossScaleOptimizer(optimizer)
 
 
-__all__ = ["PRECISIONS", "Precision", "resolve_precision", "with_policy", "cpu_flags", "loss_scale_optimizer"]
+__all__ = ["PRECISIONS", "Precision", "resolve_precision", "with_policy", "float32_layers", "cpu_flags", "loss_scale_optimizer"]

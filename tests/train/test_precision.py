@@ -53,8 +53,9 @@ def test_training_copy_computes_in_bf16_with_float32_weights_and_logits() -> Non
     from edgeseg import models
     from edgeseg._keras import tf
 
-    model = models.build("unet", 11, (48, 64), depth=2, base_width=8)
+    model = models.build("unet", 11, (48, 64), depth=2, base_width=16)
     mixed = P.with_policy(model, "mixed_bfloat16")
+    assert P.float32_layers(model, "mixed_bfloat16") == {mixed.layers[-1].name}  # widths 16, 32: bf16 kernels
     inner = [layer for layer in mixed.layers if layer.weights and layer.name != mixed.layers[-1].name]
     assert inner and all(layer.compute_dtype == "bfloat16" for layer in inner)
     assert all(w.dtype == tf.float32 for w in mixed.weights)
@@ -67,6 +68,22 @@ def test_training_copy_computes_in_bf16_with_float32_weights_and_logits() -> Non
     err = np.abs(ref - low).max() / np.abs(ref).max()
     assert 0 < err < 0.05  # bf16 (8-bit mantissa) arithmetic really ran, and stays close
 
+
+
+def test_bf16_keeps_batch_norms_of_widths_without_a_bf16_kernel_in_float32() -> None:
+    """oneDNN's bf16 batch norm falls back to a ~10x slower reference kernel below 16-channel multiples."""
+    from edgeseg import models
+
+    model = models.build("linknet", 11, (64, 96), base_width=32)  # dec1's two batch norms have 8 channels
+    narrow = {layer.name for layer in model.layers if type(layer).__name__ == "BatchNormalization"
+              and layer.output.shape[-1] % P.BF16_BN_CHANNELS}
+    assert narrow == {"dec1_reduce_bn", "dec1_fullconv_bn"}
+    mixed = P.with_policy(model, "mixed_bfloat16")
+    floats = {layer.name for layer in mixed.layers if layer.weights and layer.compute_dtype == "float32"}
+    assert floats == narrow | {"classifier"}
+    assert P.float32_layers(model, "mixed_float16") == {"classifier"}  # fp16 kernels are not affected
+    x = np.random.default_rng(0).normal(size=(1, 64, 96, 3)).astype(np.float32)
+    assert np.abs(model(x).numpy() - mixed(x).numpy()).max() < 0.05 * np.abs(model(x).numpy()).max()
 
 def _layer_dtypes(h5: Path) -> set[str]:
     with h5py.File(h5, "r") as f:
