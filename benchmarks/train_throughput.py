@@ -3,7 +3,7 @@
 Usage:
     .venv/bin/python benchmarks/train_throughput.py [--models enet,unet,linknet] [--precisions fp32,bf16]
         [--size HxW] [--batch N] [--data ../shared/camvid] [--frames 48] [--warmup 5] [--steps 15] [--rounds 2]
-        [--floor] [--out FILE.json]
+        [--floor] [--no-isolate] [--out FILE.json]
 
 Each model trains at the crop size and batch its shipped recipe uses (ENet 240x320 batch 8, U-Net base 16
 256x320 batch 8, LinkNet base 32 256x320 batch 8) unless ``--size``/``--batch`` say otherwise. Per model the
@@ -20,6 +20,7 @@ pipeline (cheaper input) and ``SparseCategoricalCrossentropy(from_logits=True, i
 A third arm, the compute floor (skip with ``--no-floor``), runs only forward + backward + Adam on
 one constant batch in a ``tf.function``: floor / fit bounds what any training loop can gain over
 ``fit`` with the same kernels.
+Each model is measured in a fresh process of its own unless ``--no-isolate``.
 Prints a markdown table and writes JSON (median images/s per arm, ratio, every measurement,
 machine, versions, command).
 """
@@ -186,6 +187,8 @@ def main() -> int:
     p.add_argument("--no-fit", dest="fit", action="store_false", help="skip the plain model.fit arm")
     p.add_argument("--floor", action="store_true",
                    help="add compute-floor arms, one per precision (fwd + bwd + Adam on a constant batch, no pipeline)")
+    p.add_argument("--no-isolate", dest="isolate", action="store_false",
+                   help="measure all models in this process (default: each model in a fresh process)")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default: print only)")
     args = p.parse_args()
     args.precisions = [x.strip() for x in args.precisions.split(",") if x.strip()]
@@ -195,8 +198,12 @@ def main() -> int:
     from edgeseg.core.presets import CAMVID
     from edgeseg.train.precision import cpu_flags
 
-    frames = _frames(args.data, CAMVID, args.frames)
-    results = [_one_model(args, name.strip(), CAMVID, frames) for name in args.models.split(",") if name.strip()]
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    if len(names) > 1 and args.isolate:
+        results = [_in_subprocess(name) for name in names]
+    else:
+        frames = _frames(args.data, CAMVID, args.frames)
+        results = [_one_model(args, name, CAMVID, frames) for name in names]
     ver = versions()
     ver["tf_keras"] = _dist_version("tf_keras")
     result = {
@@ -212,6 +219,29 @@ def main() -> int:
 
         write_text_atomic(args.out, json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def _in_subprocess(name: str) -> dict:
+    """This script for one model in a fresh process (same arguments otherwise): a model measured after
+    another in one process ran up to 10 % slower in some arms (allocator and thread-pool state)."""
+    import subprocess
+    import tempfile
+
+    argv, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if a in ("--models", "--out"):
+            skip = True
+            continue
+        if not a.startswith(("--models=", "--out=")):
+            argv.append(a)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "one.json"
+        subprocess.run([sys.executable, __file__, *argv, "--models", name, "--out", str(out)], check=True,
+                       stdout=subprocess.DEVNULL)
+        return json.loads(out.read_text())["models"][0]
 
 
 def _dist_version(name: str) -> str | None:
