@@ -160,7 +160,7 @@ def _one_model(args, name: str, spec, frames) -> dict:
             runs[arm].append(_measure(run, margs))
             print(f"{name} round {r + 1}: {arm} {runs[arm][-1]:.2f} images/s", file=sys.stderr, flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
-    out = {"model": name, "options": options, "input_size": list(size), "batch": margs.batch,
+    out = {"model": name, "options": options, "input_size": list(size), "batch": margs.batch, "frames": len(frames),
            "images_per_s": {k: round(v, 3) for k, v in med.items()},
            "measurements": {k: [round(x, 3) for x in v] for k, v in runs.items()}}
     base = med.get("edgeseg-fp32")
@@ -201,14 +201,16 @@ def main() -> int:
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     if len(names) > 1 and args.isolate:
         results = [_in_subprocess(name) for name in names]
+        count = results[0]["frames"]
     else:
         frames = _frames(args.data, CAMVID, args.frames)
         results = [_one_model(args, name, CAMVID, frames) for name in names]
+        count = len(frames)
     ver = versions()
     ver["tf_keras"] = _dist_version("tf_keras")
     result = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "frames": len(frames), "data": str(args.data), "warmup_steps": args.warmup, "timed_steps": args.steps,
+        "frames": count, "data": str(args.data), "warmup_steps": args.warmup, "timed_steps": args.steps,
         "rounds": args.rounds, "models": results,
         "bf16_cpu_flags": sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile"}),
         "machine": machine_info(), "versions": ver, "load_average": _loadavg(),
