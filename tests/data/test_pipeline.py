@@ -198,3 +198,50 @@ def test_colour_changes_keep_out_of_frame_pixels_at_the_mean_colour() -> None:
 def test_bad_colour_ranges_are_refused(kwargs: dict) -> None:
     with pytest.raises(UsageError):
         Augment(**kwargs)
+
+
+def test_resampling_matches_tensorflows_projective_transform() -> None:
+    """The gather-based resampling is ImageProjectiveTransformV3's (bilinear, CONSTANT fill 0 / nearest,
+    fill void), to float rounding, also where the crop reaches past the frame."""
+    from edgeseg.data.augment import _bilinear, _nearest, _pixel_grid, pack_rgba
+
+    rng = np.random.default_rng(4)
+    rgba = rng.integers(0, 256, size=(30, 40, 4), dtype=np.uint8)
+    labels = rng.integers(0, 6, size=(30, 40), dtype=np.uint8)
+    for past, m in ((False, [0.9, 0.1, 3.3, -0.1, 0.9, 2.7, 0, 0]), (True, [1.4, -0.2, -9.6, 0.2, 1.4, -7.1, 0, 0])):
+        matrix = tf.constant(m, tf.float32)
+        x, y = _pixel_grid(matrix, (24, 32))
+        hw = tf.constant([30, 40])
+        ours = _bilinear(tf.constant(pack_rgba(rgba)), tf.constant(0, tf.int64), hw, x, y)
+        ref = tf.raw_ops.ImageProjectiveTransformV3(
+            images=tf.constant(rgba, tf.float32)[None], transforms=matrix[None], output_shape=tf.constant([24, 32]),
+            fill_value=tf.constant(0.0), interpolation="BILINEAR", fill_mode="CONSTANT")[0]
+        np.testing.assert_allclose(ours.numpy(), ref.numpy(), atol=1e-3)
+        near = _nearest(tf.constant(labels.reshape(-1)), tf.constant(0, tf.int64), hw, x, y, 6)
+        ref_near = tf.raw_ops.ImageProjectiveTransformV3(
+            images=tf.constant(labels[None, ..., None]), transforms=matrix[None], output_shape=tf.constant([24, 32]),
+            fill_value=tf.constant(6.0), interpolation="NEAREST", fill_mode="CONSTANT")[0, ..., 0]
+        assert (near.numpy() != ref_near.numpy()).mean() < 0.01  # ties at exactly .5 may round either way
+        assert (ref_near.numpy() == 6).any() == past  # the second map reaches past the frame
+
+
+def test_compiled_augmentation_equals_the_plain_ops() -> None:
+    from edgeseg.data import augment
+
+    image, mask = blocky(48, 64, 8, seed=2)
+    mean, std = tf.constant(SPEC6.mean, tf.float32), tf.constant(SPEC6.std, tf.float32)
+    aug = Augment(scale=(0.5, 0.6), rotation=10.0, saturation=0.3, gamma=1.5, channel_gain=0.1)  # frame < crop
+    outs = []
+    try:
+        for jit in (True, False):
+            augment.JIT = jit
+            augment._renderer.cache_clear()
+            outs.append(augment_pair(tf.constant(image), tf.constant(mask), tf.constant([5, 6], tf.int64),
+                                     out_hw=(40, 56), base_hw=(48, 64), aug=aug, mean=mean, std=std, bgr=False, void=6))
+    finally:
+        augment.JIT = True
+        augment._renderer.cache_clear()
+    (x_jit, y_jit), (x_plain, y_plain) = outs
+    np.testing.assert_allclose(x_jit.numpy(), x_plain.numpy(), atol=1e-4)
+    np.testing.assert_array_equal(y_jit.numpy(), y_plain.numpy())
+    assert (y_jit.numpy() == 6).any() and (y_jit.numpy() != 6).any()
