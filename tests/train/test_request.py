@@ -154,3 +154,16 @@ def test_resume_of_a_run_written_before_the_request(tmp_path: Path) -> None:
     assert training["args"]["out"] == str(out) and training["args"]["model_option"] == ["depth=2", "base_width=4"]
     # the command that started the run is kept; the resume's own command line follows it
     assert training["command"].startswith(manifest["training"]["command"] + " ; ")
+
+
+def test_augment_request_defaults_are_the_augmentations() -> None:
+    """AugmentRequest repeats Augment's fields without importing TensorFlow; the defaults must not drift."""
+    from dataclasses import fields
+
+    from edgeseg.data.augment import Augment
+
+    request, augment = AugmentRequest(), Augment()
+    shared = {f.name for f in fields(AugmentRequest)} - {"enabled"}
+    assert shared == {f.name for f in fields(Augment)} - {"hflip"}
+    for name in sorted(shared):
+        assert getattr(request, name) == getattr(augment, name), name
