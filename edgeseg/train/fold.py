@@ -3,11 +3,11 @@
 ENet's and LinkNet's ``transpose`` heads end in a k x k / k transposed convolution with no activation
 followed by a 1x1 classifier convolution. Both run at the output resolution with few channels, where
 oneDNN's kernels are slow (the classifier's weight gradient alone took ~10 ms per 8x256x320 LinkNet
-step in ``ONEDNN_VERBOSE=1`` timings). Both are linear, so together they are one map from each input pixel to a k x k block of
-output pixels: ``y[k*i + a, k*j + b] = (x[i, j] @ T[a, b]) @ C + (t @ C + c)``. The training copy
-computes that as one float32 matmul at the input resolution with the kernel ``T @ C`` built from the
-two layers' own variables each step, then a depth-to-space: the same function and, by the chain
-rule through ``T @ C``, the same gradients for the same variables, without the two
+step in ``ONEDNN_VERBOSE=1`` timings). Both are linear, so together they are one map from each input
+pixel to a k x k block of output pixels: ``y[k*i + a, k*j + b] = (x[i, j] @ T[a, b]) @ C + (t @ C + c)``.
+The training copy computes that as one float32 matmul at the input resolution with the kernel ``T @ C``
+built from the two layers' own variables each step, then a depth-to-space: the same function and, by
+the chain rule through ``T @ C``, the same gradients for the same variables, without the two
 full-resolution convolutions (benchmarks/loss_speed.py, LinkNet's head + ce, value and gradients, 8x256x320:
 44 -> 35 ms from a float32 input, 49 -> 36 ms from a bf16 one; docs/train.md "Mixed precision").
 

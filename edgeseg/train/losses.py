@@ -234,8 +234,8 @@ def compiled(loss: Loss, num_classes: int) -> Loss:
 
     The losses are long chains of element-wise ops and class-axis reductions over every pixel, which
     TensorFlow's kernels run one full pass each; XLA fuses them (benchmarks/loss_speed.py, 8x256x320
-    logits of 11 classes, value and gradient, wall ms on 2 cores: combo 72 -> 43, ce 18.7 -> 18.3). Probed once on
-    a tiny batch: where XLA cannot compile it, ``loss`` itself is returned (with a warning).
+    logits of 11 classes, value and gradient, wall ms on 2 cores: combo 72 -> 43, ce 18.7 -> 18.3).
+    Probed once on a tiny batch: where XLA cannot compile it, ``loss`` itself is returned (with a warning).
     """
     fn = tf.function(loss, jit_compile=True)
     try:

@@ -126,4 +126,5 @@ def loss_scale_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimiz
     return keras.mixed_precision.LossScaleOptimizer(optimizer)
 
 
-__all__ = ["PRECISIONS", "Precision", "resolve_precision", "with_policy", "float32_layers", "cpu_flags", "loss_scale_optimizer"]
+__all__ = ["PRECISIONS", "Precision", "resolve_precision", "with_policy", "float32_layers", "cpu_flags",
+           "loss_scale_optimizer"]

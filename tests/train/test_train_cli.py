@@ -124,7 +124,7 @@ def test_seeded_mirrored_and_multi_worker_runs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_learns_sample_frames() -> None:
-    """Overfit 8 CamVid frames at 96x128: pixel accuracy >= 85 % within 200 steps (about 20 s on 2
+    """Overfit 8 CamVid frames at 96x128: pixel accuracy >= 85 % within 200 steps (about 12 s on 2
     idle cores: U-Net of 121k parameters, on CPU XLA for the loss only, several steps per graph call)."""
     from edgeseg import models
     from edgeseg._keras import keras, tf
