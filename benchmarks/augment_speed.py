@@ -20,11 +20,10 @@ machine, versions and command.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
-import time
 from pathlib import Path
+
+from _per_call import alternate, per_call, table, write
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -38,12 +37,8 @@ def _pipeline_arm(frames, size, batch: int, batches: int, jit: bool):
         augment.JIT = jit
         augment._renderer.cache_clear()
         it = iter(train_dataset(frames, PipelineConfig(input_size=size, output_stride=32), batch, epochs=1000))
-        for _ in range(5):  # compile, fill the prefetch buffer
-            next(it)
-        cpu, wall = time.process_time(), time.perf_counter()
-        for _ in range(batches):
-            next(it)
-        return (time.process_time() - cpu) / batches * 1e3, (time.perf_counter() - wall) / batches * 1e3
+        # the untimed batches compile and fill the prefetch buffer
+        return per_call(lambda: next(it), batches, warmup=5)
 
     return run
 
@@ -64,20 +59,13 @@ def _warp_arms(size, reps: int = 50):
         fill_value=tf.constant(0.0), interpolation="BILINEAR", fill_mode="CONSTANT"))
     render = _renderer(tuple(size), Augment(), False, 11)
     colour = tf.constant([0.05, 1.1, 1.0, 1.0, 1.0, 1.0, 1.0])
-    ours = lambda: render(pixels, labels, tf.constant(0, tf.int64), tf.constant([360, 480], tf.int32), m, colour,  # noqa: E731
-                          tf.zeros(3), tf.ones(3))
+    offset, hw = tf.constant(0, tf.int64), tf.constant([360, 480], tf.int32)
 
-    def timed(fn):
-        def run() -> tuple[float, float]:
-            for _ in range(3):
-                fn()
-            cpu, wall = time.process_time(), time.perf_counter()
-            for _ in range(reps):
-                fn()
-            return (time.process_time() - cpu) / reps * 1e3, (time.perf_counter() - wall) / reps * 1e3
-        return run
+    def ours():
+        return render(pixels, labels, offset, hw, m, colour, tf.zeros(3), tf.ones(3))
 
-    return {"warp-tf-op": timed(tf_op), "warp-edgeseg": timed(ours)}
+    return {"warp-tf-op": lambda: per_call(tf_op, reps, warmup=3),
+            "warp-edgeseg": lambda: per_call(ours, reps, warmup=3)}
 
 
 def main() -> int:
@@ -90,7 +78,6 @@ def main() -> int:
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "camvid")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
-    from edgeseg.bench.system import machine_info, versions
     from edgeseg.core.dataset import FolderDataset, resolve_dataset
     from edgeseg.core.presets import CAMVID
     from edgeseg.core.spec import parse_size
@@ -104,29 +91,15 @@ def main() -> int:
     frames = FrameCache(ds.subset(min(args.frames, len(ds))))
     arms = {"pipeline-xla": _pipeline_arm(frames, size, args.batch, args.batches, True),
             "pipeline-plain": _pipeline_arm(frames, size, args.batch, args.batches, False), **_warp_arms(size)}
-    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in arms}
-    for r in range(args.rounds):
-        for name, run in arms.items():
-            runs[name].append(run())
-            print(f"round {r + 1}: {name} cpu {runs[name][-1][0]:.2f} ms, wall {runs[name][-1][1]:.2f} ms",
-                  file=sys.stderr, flush=True)
+    runs = alternate(arms, args.rounds)
     from edgeseg.data import augment
 
     augment.JIT = True
     unit = {"pipeline-xla": f"per batch of {args.batch}", "pipeline-plain": f"per batch of {args.batch}",
             "warp-tf-op": "per sample", "warp-edgeseg": "per sample"}
-    print(f"| arm | unit | CPU ms (median) | wall ms (median) |\n|---|---|---:|---:|")
-    for name, v in runs.items():
-        print(f"| {name} | {unit[name]} | {statistics.median(x[0] for x in v):.2f} | {statistics.median(x[1] for x in v):.2f} |")
+    print(table(runs, unit))
     if args.out:
-        from edgeseg.core.fileio import write_text_atomic
-
-        result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "size": list(size), "batch": args.batch,
-                  "frames": len(frames), "unit": unit,
-                  "cpu_ms": {k: [round(x[0], 3) for x in v] for k, v in runs.items()},
-                  "wall_ms": {k: [round(x[1], 3) for x in v] for k, v in runs.items()},
-                  "machine": machine_info(), "versions": versions()}
-        write_text_atomic(args.out, json.dumps(result, indent=2) + "\n")
+        write(args.out, runs, size=list(size), batch=args.batch, frames=len(frames), unit=unit)
     return 0
 
 

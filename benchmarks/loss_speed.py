@@ -18,11 +18,10 @@ Prints a table, writes JSON with the machine, versions and command.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
-import time
 from pathlib import Path
+
+from _per_call import alternate, per_call, table, write
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -82,31 +81,12 @@ def main() -> int:
 
         arms[f"head-plain-{dtype}"] = head_arm(lambda t, up=up, cls=cls: cls(up(t)))
         arms[f"head-folded-{dtype}"] = head_arm(folded)
-    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in arms}
     for fn in arms.values():
         fn()
-    for r in range(args.rounds):
-        for name, fn in arms.items():
-            for _ in range(2):
-                fn()
-            cpu, wall = time.process_time(), time.perf_counter()
-            for _ in range(args.reps):
-                fn()
-            runs[name].append(((time.process_time() - cpu) / args.reps * 1e3, (time.perf_counter() - wall) / args.reps * 1e3))
-            print(f"round {r + 1}: {name} cpu {runs[name][-1][0]:.2f} ms, wall {runs[name][-1][1]:.2f} ms",
-                  file=sys.stderr, flush=True)
-    print(f"value + gradient, logits {b}x{h}x{w}x{c}\n\n| arm | CPU ms (median) | wall ms (median) |\n|---|---:|---:|")
-    for name, v in runs.items():
-        print(f"| {name} | {statistics.median(x[0] for x in v):.2f} | {statistics.median(x[1] for x in v):.2f} |")
+    runs = alternate({name: lambda fn=fn: per_call(fn, args.reps, warmup=2) for name, fn in arms.items()}, args.rounds)
+    print(f"value + gradient, logits {b}x{h}x{w}x{c}\n\n{table(runs)}")
     if args.out:
-        from edgeseg.bench.system import machine_info, versions
-        from edgeseg.core.fileio import write_text_atomic
-
-        result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "logits": [b, h, w, c],
-                  "cpu_ms": {k: [round(x[0], 3) for x in v] for k, v in runs.items()},
-                  "wall_ms": {k: [round(x[1], 3) for x in v] for k, v in runs.items()},
-                  "machine": machine_info(), "versions": versions()}
-        write_text_atomic(args.out, json.dumps(result, indent=2) + "\n")
+        write(args.out, runs, logits=[b, h, w, c])
     return 0
 
 
