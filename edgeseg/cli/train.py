@@ -80,7 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "0: off); history.csv then also scores the raw weights (val_miou_raw)")
     t.add_argument("--seed", type=int, default=None, help="repeatable run (deterministic ops, same weights)")
     t.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
-                   help="XLA for the training step (auto: the whole step on GPUs; on CPU only the loss, its convolutions are slower in XLA; off: no XLA at all)")
+                   help="XLA for the training step (auto: the whole step on GPUs; on CPU only the loss, its "
+                        "convolutions are slower in XLA; off: no XLA at all)")
     t.add_argument("--steps-per-execution", type=int, default=None, metavar="N",
                    help="training steps per graph call (default: adaptive, about 0.5 s per call)")
     t.add_argument("--threads", type=int, default=None, help="TensorFlow intra/inter-op threads")

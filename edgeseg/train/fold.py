@@ -75,9 +75,7 @@ def fold_upsampling_head(model: keras.Model) -> keras.Model:
     outputs, folded = [], 0
     for out in model.outputs:
         classifier = by_output.get(id(out))
-        up = None
-        if classifier is not None and len(classifier.inbound_nodes) == 1:
-            up = by_output.get(id(classifier.input))
+        up = by_output.get(id(classifier.input)) if classifier is not None else None
         if up is not None and _foldable(up, classifier):
             outputs.append(FoldedUpsamplingHead(up, classifier)(up.input))
             folded += 1
