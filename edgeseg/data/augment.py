@@ -221,10 +221,10 @@ def _photometric(rgb: tf.Tensor, a: tf.Tensor, aug: Augment, colour: tf.Tensor) 
 
 
 @functools.lru_cache(maxsize=None)
-def _renderer(out_hw: tuple[int, int], aug: Augment, bgr: bool,
-              void: int) -> Callable[..., tuple[tf.Tensor, tf.Tensor]]:
+def _renderer(out_hw: tuple[int, int], aug: Augment, bgr: bool, void: int,
+              jit: bool) -> Callable[..., tuple[tf.Tensor, tf.Tensor]]:
     """The per-sample resampling + colour + normalisation + label map, XLA-compiled into one fused loop
-    over the output pixels (benchmarks/augment_speed.py, 256x320 crop, 2 threads: 1.3 ms per sample, against
+    over the output pixels when ``jit`` (benchmarks/augment_speed.py, 256x320 crop, 2 threads: 1.3 ms per sample, against
     4.0 ms for ``ImageProjectiveTransformV3`` resampling the RGBA image alone, and a training batch of 8 in
     15 CPU ms against 59 with the same ops uncompiled). Only the random draws stay outside, so they are
     the same with or without XLA."""
@@ -241,7 +241,7 @@ def _renderer(out_hw: tuple[int, int], aug: Augment, bgr: bool,
             out = out[..., ::-1]
         return out, _nearest(labels, offset, hw, x, y, void)
 
-    return tf.function(render, jit_compile=JIT)
+    return tf.function(render, jit_compile=jit)
 
 
 #: XLA-compile the per-sample resampling (see :func:`_renderer`); off, the same ops run one by one.
@@ -278,7 +278,7 @@ def augment_frame(pixels: tf.Tensor, labels: tf.Tensor, offset: tf.Tensor, hw: t
     in_hw = tf.cast(hw, tf.int32)
     base = tf.cast(in_hw if base_hw is None else tf.constant(base_hw), tf.float32)
     d = _draw(aug, seed, out_hw, base)
-    render = _renderer(tuple(out_hw), aug, bool(bgr), int(void))
+    render = _renderer(tuple(out_hw), aug, bool(bgr), int(void), JIT)
     x, y = render(pixels, labels, tf.cast(offset, tf.int64), in_hw, affine_matrix(in_hw, base, out_hw, d),
                   d.colour, tf.cast(mean, tf.float32), tf.cast(std, tf.float32))
     x.set_shape((out_hw[0], out_hw[1], 3))

@@ -235,12 +235,10 @@ def test_compiled_augmentation_equals_the_plain_ops() -> None:
     try:
         for jit in (True, False):
             augment.JIT = jit
-            augment._renderer.cache_clear()
             outs.append(augment_pair(tf.constant(image), tf.constant(mask), tf.constant([5, 6], tf.int64),
                                      out_hw=(40, 56), base_hw=(48, 64), aug=aug, mean=mean, std=std, bgr=False, void=6))
     finally:
         augment.JIT = True
-        augment._renderer.cache_clear()
     (x_jit, y_jit), (x_plain, y_plain) = outs
     np.testing.assert_allclose(x_jit.numpy(), x_plain.numpy(), atol=1e-4)
     np.testing.assert_array_equal(y_jit.numpy(), y_plain.numpy())
